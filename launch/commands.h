@@ -8,4 +8,3 @@ typedef struct {
     int (*run)(int argc, char **argv);  // argv[0] is the subcommand name
 } vs_command;
 
-int vs_cmd_bench(int argc, char **argv);  // dispatches to the bench_* subcommands below

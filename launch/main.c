@@ -12,8 +12,10 @@
 #define VS_VERSION "0.1.0"
 #endif
 
+static int cmd_version(int argc, char **argv);
+
 static const vs_command commands[] = {
-    {"bench", "benchmarks: attention (SVG2 kernels), step, comm", vs_cmd_bench},
+    {"version", "print the version and the backends built in", cmd_version},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
@@ -22,10 +24,11 @@ static void usage(FILE *out) {
                  "usage: vidsparse <command> [options]   (vidsparse <command> --help for its options)\n\n"
                  "commands:\n", VS_VERSION);
     for (int i = 0; i < n_commands; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-10s %s\n", "version", "print the version and the backends built in");
 }
 
-static void version(void) {
+static int cmd_version(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
     printf("vidsparse %s\nbackends: cpu", VS_VERSION);
 #ifdef VS_HAVE_CUDA
     printf(" cuda");
@@ -40,6 +43,7 @@ static void version(void) {
     printf(" ffmpeg");
 #endif
     printf("\n");
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -47,10 +51,7 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
-        version();
-        return 0;
-    }
+    if (!strcmp(argv[1], "--version")) return cmd_version(argc - 1, argv + 1);
     for (int i = 0; i < n_commands; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "vidsparse: unknown command '%s'\n\n", argv[1]);
