@@ -47,7 +47,8 @@ double vs_kmeans_objective_cpu(const float *x, int B, int N, int D, int C,
 // lower j first); keep j in sorted position r when r == 0, or r < floor(min_kc_ratio * C_k), or
 // the sum of the entries before it is <= top_p; top_p >= 1 keeps every cluster. r counts from 0,
 // the floor is taken of the f32 product. An empty key cluster has P = 0 (it ranks after every
-// non-empty one). Scores, P and the sums are in double; P is not rounded to bf16.
+// non-empty one); the max in the softmax runs over non-empty clusters only. Scores, P and the
+// sums are in double; P is not rounded to bf16.
 // mask [B, C_q, C_k]: 1 = block computed.
 void vs_svg2_select_cpu(const float *q_centroids, const float *k_centroids,
                         const int32_t *k_sizes, int B, int C_q, int C_k, int D, float top_p,

@@ -40,6 +40,9 @@ void vs_svg2_select_cpu(const float *q_centroids, const float *k_centroids,
         for (int i = 0; i < C_q; i++) {
             const float *q = q_centroids + ((size_t)b * C_q + i) * D;
             uint8_t *row = mask + ((size_t)b * C_q + i) * C_k;
+            // The max runs over the non-empty key clusters only (the official code takes it over
+            // all): it cancels in the ratio, and an empty cluster with a huge score can then not
+            // underflow every weight to zero.
             double max_score = -INFINITY;
             for (int j = 0; j < C_k; j++) {
                 const float *k = k_centroids + ((size_t)b * C_k + j) * D;
@@ -47,13 +50,11 @@ void vs_svg2_select_cpu(const float *q_centroids, const float *k_centroids,
                 for (int d = 0; d < D; d++) dot += (double)q[d] * (double)k[d];
                 ranked[j].p = dot * scale;
                 ranked[j].j = j;
-                if (ranked[j].p > max_score) max_score = ranked[j].p;
+                if (sizes[j] > 0 && ranked[j].p > max_score) max_score = ranked[j].p;
             }
-            // The max runs over every key cluster, empty ones included, as in the official code;
-            // it cancels in the ratio anyway.
             double total = 0;
             for (int j = 0; j < C_k; j++) {
-                ranked[j].p = (double)sizes[j] * exp(ranked[j].p - max_score);
+                ranked[j].p = sizes[j] > 0 ? (double)sizes[j] * exp(ranked[j].p - max_score) : 0;
                 total += ranked[j].p;
             }
             for (int j = 0; j < C_k; j++) ranked[j].p = total > 0 ? ranked[j].p / total : 0;
