@@ -114,9 +114,9 @@ static void test_all_blocks_equal_dense(void) {
     CHECK(vs_rel_l2(sparse, dense, (long)n) <= 1e-6);
     // Dense against the reference with every key allowed (one cluster each side).
     int32_t zeros[H * S] = {0};
-    uint8_t one = 1;
+    uint8_t one_block[H] = {1, 1};  // [H, 1, 1]
     float *reference = malloc(n * sizeof *reference);
-    masked_attention_reference(q, k, v, H, S, D, zeros, zeros, 1, 1, &one, reference);
+    masked_attention_reference(q, k, v, H, S, D, zeros, zeros, 1, 1, one_block, reference);
     CHECK(vs_rel_l2(dense, reference, (long)n) <= 1e-6);
     free(q), free(k), free(v), free(dense), free(sparse), free(reference), free(q_labels), free(k_labels);
 }
@@ -262,6 +262,14 @@ static void test_operator_sparse(void) {
     vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, again, NULL);
     CHECK(memcmp(out, again, n * sizeof *out) == 0);
     free(q), free(k), free(v), free(out), free(again);
+
+    // A larger head closer to the real shape (D = 64, official p and min_kc_ratio).
+    enum { H2 = 2, S2 = 600, D2 = 64 };
+    float *q2 = clustered_tensor(100, H2, S2, D2, 12), *k2 = clustered_tensor(103, H2, S2, D2, 20);
+    float *v2 = normal_tensor(106, (size_t)H2 * S2 * D2, 1.0f);
+    vs_svg2_params p2 = small_params(20, 50, 0.9f, 0.1f);
+    CHECK(check_operator(&p2, NULL, q2, k2, v2, H2, S2, D2));
+    free(q2), free(k2), free(v2);
 }
 
 static void test_operator_shapes(void) {
