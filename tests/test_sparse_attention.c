@@ -171,12 +171,12 @@ static int check_operator(const vs_svg2_params *params, vs_svg2_cache_cpu *cache
         memcpy(k_cent, cache->k_centroids, (size_t)H * C_k * D * sizeof(float));
     }
     int iters = warm ? params->iters_warm : params->iters_cold;
-    vs_kmeans_cpu(q, H, S, D, C_q, iters, params->tol, vs_svg2_kmeans_seed(params->seed, 0), warm, q_cent, q_labels, q_sizes);
-    vs_kmeans_cpu(k, H, S, D, C_k, iters, params->tol, vs_svg2_kmeans_seed(params->seed, 1), warm, k_cent, k_labels, k_sizes);
+    vs_kmeans_cpu(q, H, S, D, C_q, iters, params->tol, vs_svg2_kmeans_seed(params->seed, 0), 0, warm, q_cent, q_labels, q_sizes);
+    vs_kmeans_cpu(k, H, S, D, C_k, iters, params->tol, vs_svg2_kmeans_seed(params->seed, 1), 0, warm, k_cent, k_labels, k_sizes);
     vs_svg2_select_cpu(q_cent, k_cent, k_sizes, H, C_q, C_k, D, params->top_p, params->min_kc_ratio, mask);
     masked_attention_reference(q, k, v, H, S, D, q_labels, k_labels, C_q, C_k, mask, reference);
 
-    vs_svg2_attention_cpu(params, cache, q, k, v, H, S, D, out, density);
+    vs_svg2_attention_cpu(params, cache, q, k, v, H, S, D, 0, out, density);
     int ok = 1;
     double err = vs_rel_l2(out, reference, (long)n);
     if (!(err <= 1e-6)) ok = 0, fprintf(stderr, "operator vs masked reference: rel err %g\n", err);
@@ -231,6 +231,30 @@ static float *clustered_tensor(uint64_t seed, int H, int S, int D, int groups) {
     return x;
 }
 
+// Heads split over two calls (as Ulysses ranks split them) give bit-identical results to one call:
+// the init draws from the global head index and each head converges on its own.
+static void test_operator_head_split_invariance(void) {
+    enum { H = 4, S = 120, D = 16 };
+    size_t n = (size_t)H * S * D, half = n / 2;
+    float *q = clustered_tensor(60, H, S, D, 5), *k = clustered_tensor(61, H, S, D, 7);
+    float *v = normal_tensor(62, n, 1.0f);
+    float *whole = malloc(n * sizeof *whole), *split = malloc(n * sizeof *split);
+    vs_svg2_params p = small_params(4, 9, 0.8f, 0.1f);
+    p.iters_cold = 20;
+    p.tol = 1e-3f;  // heads converge after different iteration counts
+    double density_whole[H], density_split[H];
+    vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, 0, whole, density_whole);
+    vs_svg2_attention_cpu(&p, NULL, q, k, v, H / 2, S, D, 0, split, density_split);
+    vs_svg2_attention_cpu(&p, NULL, q + half, k + half, v + half, H / 2, S, D, H / 2, split + half,
+                          density_split + H / 2);
+    CHECK(memcmp(whole, split, n * sizeof *whole) == 0);
+    for (int h = 0; h < H; h++) CHECK(density_whole[h] == density_split[h]);
+    // And the split really matters for the draw: a wrong head0 gives another result.
+    vs_svg2_attention_cpu(&p, NULL, q + half, k + half, v + half, H / 2, S, D, 0, split + half, NULL);
+    CHECK(memcmp(whole + half, split + half, half * sizeof *whole) != 0);
+    free(q), free(k), free(v), free(whole), free(split);
+}
+
 static void test_operator_p1_equals_dense(void) {
     enum { H = 2, S = 90, D = 16 };
     size_t n = (size_t)H * S * D;
@@ -250,7 +274,7 @@ static void test_operator_sparse(void) {
     CHECK(check_operator(&p, NULL, q, k, v, H, S, D));
     double density[H];
     float *out = malloc(n * sizeof *out);
-    vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, out, density);
+    vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, 0, out, density);
     int sparse = 1;
     for (int h = 0; h < H; h++) sparse &= density[h] < 0.9;
     CHECK(sparse);  // clustered data at p = 0.5 skips most blocks
@@ -258,8 +282,8 @@ static void test_operator_sparse(void) {
     CHECK(check_operator(&p, NULL, q, k, v, H, S, D));
     // Same seed, same output, bit for bit.
     float *again = malloc(n * sizeof *again);
-    vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, out, NULL);
-    vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, again, NULL);
+    vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, 0, out, NULL);
+    vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, 0, again, NULL);
     CHECK(memcmp(out, again, n * sizeof *out) == 0);
     free(q), free(k), free(v), free(out), free(again);
 
@@ -286,7 +310,7 @@ static void test_operator_shapes(void) {
             CHECK_MSG(check_operator(&p, NULL, q, k, v, H, S, D), "shape %zu p %g", i, ps[pi]);
             if (S == 1) {  // one token attends to itself only
                 float out[3];
-                vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, out, NULL);
+                vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, 0, out, NULL);
                 CHECK(memcmp(out, v, sizeof out) == 0);
             }
             free(q), free(k), free(v);
@@ -301,14 +325,14 @@ static void test_operator_adversarial(void) {
     vs_svg2_params p = small_params(5, 9, 0.9f, 0.1f);
     CHECK(check_operator(&p, NULL, q, k, v, H, S, D));
     float *out = malloc(n * sizeof *out);
-    vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, out, NULL);
+    vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, 0, out, NULL);
     int finite = 1;
     for (size_t i = 0; i < n; i++) finite &= isfinite(out[i]) != 0;
     CHECK(finite);
     // Every token identical: one cluster holds everything, the rest are empty; output = mean of v.
     for (size_t i = 0; i < n; i++) q[i] = k[i] = 0.5f;
     CHECK(check_operator(&p, NULL, q, k, v, H, S, D));
-    vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, out, NULL);
+    vs_svg2_attention_cpu(&p, NULL, q, k, v, H, S, D, 0, out, NULL);
     double mean = 0;
     for (int s = 0; s < S; s++) mean += v[(size_t)s * D];
     CHECK_NEAR(out[0], mean / S, 1e-6);
@@ -337,8 +361,8 @@ static void test_operator_warm_cache(void) {
     int32_t labels[H * S], sizes[H * 16];  // sizes: room for C_q
     memcpy(c1, cold_q, (size_t)H * p.C_q * D * sizeof(float));
     memcpy(c3, cold_q, (size_t)H * p.C_q * D * sizeof(float));
-    vs_kmeans_cpu(q, H, S, D, p.C_q, 1, 0.0f, 0, 1, c1, labels, sizes);
-    vs_kmeans_cpu(q, H, S, D, p.C_q, 3, 0.0f, 0, 1, c3, labels, sizes);
+    vs_kmeans_cpu(q, H, S, D, p.C_q, 1, 0.0f, 0, 0, 1, c1, labels, sizes);
+    vs_kmeans_cpu(q, H, S, D, p.C_q, 3, 0.0f, 0, 0, 1, c3, labels, sizes);
     CHECK(memcmp(c1, cache.q_centroids, (size_t)H * p.C_q * D * sizeof(float)) != 0);
     CHECK(memcmp(c3, cache.q_centroids, (size_t)H * p.C_q * D * sizeof(float)) != 0);
     // iters_warm = 0: the cached centroids are used as they are and stay unchanged.
@@ -360,6 +384,7 @@ int main(void) {
     RUN_TEST(test_all_blocks_equal_dense);
     RUN_TEST(test_random_mask_equals_reference);
     RUN_TEST(test_operator_p1_equals_dense);
+    RUN_TEST(test_operator_head_split_invariance);
     RUN_TEST(test_operator_sparse);
     RUN_TEST(test_operator_shapes);
     RUN_TEST(test_operator_adversarial);
