@@ -187,11 +187,8 @@ static void test_tiny_is_deterministic(void) {
     for (int64_t i = 0; i < vs_tensor_numel(&ya); i++) ss += (double)((float *)ya.data)[i] * ((float *)ya.data)[i];
     double rms = sqrt(ss / (double)vs_tensor_numel(&ya));
     CHECK_MSG(rms > 0.05 && rms < 20, "output rms %g", rms);
-    // A different timestep and a different prompt change the output.
-    vs_tensor y5 = run_full(&a, &latent, &context, 500, NULL);
-    CHECK(vs_rel_l2(y5.data, ya.data, (long)vs_tensor_numel(&ya)) > 1e-3);
-    vs_tensor *all[] = {&ya, &yb, &yd, &y5, &latent, &context};
-    for (int i = 0; i < 6; i++) vs_tensor_free(all[i]);
+    vs_tensor *all[] = {&ya, &yb, &yd, &latent, &context};
+    for (int i = 0; i < 5; i++) vs_tensor_free(all[i]);
     wan_model_free(&a);
     wan_model_free(&b);
     wan_model_free(&d);
@@ -231,8 +228,9 @@ static void gather_attention(void *ctx, int layer, const vs_tensor *q, const vs_
 }
 
 static void test_token_shards_match_full(void) {
+    vs_wan_config cfg = small_config();
     wan_model m;
-    wan_model_tiny(&m, 5);
+    VS_TRY(wan_model_random(&m, &cfg, 5, VS_DEV_CPU), "random");
     vs_tensor latent, context;
     inputs(&m.cfg, 3, 6, 10, 7, &latent, &context);  // grid 3 x 3 x 5 = 45 tokens
     int64_t F = (int64_t)m.cfg.out_dim * 4;
