@@ -143,6 +143,15 @@ static void test_missing_and_misshaped_tensors(void) {
     CHECK_MSG(strstr(vs_last_error(), "text_embedding.0.weight") != NULL, "%s", vs_last_error());
     unlink(path);
     unlink(tmp_path("shape"));
+
+    // A checkpoint with more blocks than the config: refused, naming the first extra block.
+    vs_wan_config fewer = c;
+    fewer.num_layers = 1;
+    path = tmp_path("layers");
+    write_checkpoint(&ref, path, NAMING_DIFFUSERS, "", -1, -1);
+    CHECK(wan_model_load(&m, &fewer, path, VS_DEV_CPU) == -1);
+    CHECK_MSG(strstr(vs_last_error(), "blocks.1.scale_shift_table") != NULL, "%s", vs_last_error());
+    unlink(path);
     free(ps);
     wan_model_free(&ref);
 }
