@@ -5,6 +5,7 @@
 // Only the decoder half is read (post_quant_conv + decoder.*); encoder tensors are ignored.
 // Names are the diffusers ones; tools/convert_wan_vae.py renames an official Wan2.1_VAE.pth.
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,7 @@ static vs_vae_conv conv(builder *b, const char *prefix, int cout, int cin, int k
 }
 
 // RMS_norm gain, stored [c, 1, 1, 1] (video) or [c, 1, 1] (images).
-static float *gamma(builder *b, const char *name, int c, int images) {
+static float *norm_gain(builder *b, const char *name, int c, int images) {
     int64_t shape[4] = {c, 1, 1, 1};
     return take(b, name, images ? 3 : 4, shape);
 }
@@ -87,11 +88,11 @@ static vs_vae_resblock resblock(builder *b, const char *prefix, int cin, int cou
     char name[256];
     vs_vae_resblock r = {.cin = cin, .cout = cout};
     snprintf(name, sizeof name, "%s.norm1.gamma", prefix);
-    r.gamma1 = gamma(b, name, cin, 0);
+    r.gamma1 = norm_gain(b, name, cin, 0);
     snprintf(name, sizeof name, "%s.conv1", prefix);
     r.conv1 = conv(b, name, cout, cin, 3, 3, 3);
     snprintf(name, sizeof name, "%s.norm2.gamma", prefix);
-    r.gamma2 = gamma(b, name, cout, 0);
+    r.gamma2 = norm_gain(b, name, cout, 0);
     snprintf(name, sizeof name, "%s.conv2", prefix);
     r.conv2 = conv(b, name, cout, cout, 3, 3, 3);
     if (cin != cout) {
@@ -116,7 +117,7 @@ static void walk(vs_wan_vae *v, builder *b) {
     cached++;
     v->mid_res[0] = resblock(b, "decoder.mid_block.resnets.0", dims[0], dims[0]);
     v->mid_attn.c = dims[0];
-    v->mid_attn.gamma = gamma(b, "decoder.mid_block.attentions.0.norm.gamma", dims[0], 1);
+    v->mid_attn.gamma = norm_gain(b, "decoder.mid_block.attentions.0.norm.gamma", dims[0], 1);
     v->mid_attn.to_qkv = conv(b, "decoder.mid_block.attentions.0.to_qkv", 3 * dims[0], dims[0], 0, 1, 1);
     v->mid_attn.proj = conv(b, "decoder.mid_block.attentions.0.proj", dims[0], dims[0], 0, 1, 1);
     v->mid_res[1] = resblock(b, "decoder.mid_block.resnets.1", dims[0], dims[0]);
@@ -143,7 +144,7 @@ static void walk(vs_wan_vae *v, builder *b) {
             st->resample = conv(b, name, cout / 2, cout, 0, 3, 3);
         }
     }
-    v->norm_out = gamma(b, "decoder.norm_out.gamma", dims[n], 0);
+    v->norm_out = norm_gain(b, "decoder.norm_out.gamma", dims[n], 0);
     v->conv_out = conv(b, "decoder.conv_out", 3, dims[n], 3, 3, 3);
     cached++;
     v->n_cached_convs = cached;
@@ -319,7 +320,7 @@ static int apply_config_json(const char *json_path, vs_wan_vae_config *c, int *h
         cJSON_Delete(root);
         return VS_FAIL("%s: not a JSON object", json_path);
     }
-    int rc = 0, v;
+    int rc = 0, v = 0;
     const struct { const char *key; int have; } ints[] = {{"base_dim", c->base_dim}, {"z_dim", c->z_dim},
                                                           {"num_res_blocks", c->num_res_blocks}};
     for (int i = 0; i < 3 && rc == 0; i++) {
