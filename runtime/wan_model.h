@@ -80,7 +80,8 @@ int wan_model_load(wan_model *m, const vs_wan_config *cfg, const char *path, vs_
 void wan_model_free(wan_model *m);
 
 // What depends only on (timestep, prompt): computed once, shared by every token shard and every
-// denoising call at that timestep with that prompt. All tensors on the model's device, f32.
+// denoising call at that timestep with that prompt. On the model's device: e, mod and head_mod
+// f32; cross_k and cross_v in the activation dtype (f32 on the CPU, bf16 on CUDA).
 typedef struct {
     int64_t timestep;
     vs_tensor e;         // [D]             time embedding (head modulation source)
