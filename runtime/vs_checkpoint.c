@@ -51,6 +51,18 @@ static char *join_path(const char *dir, size_t dir_len, const char *name) {
     return p;
 }
 
+// A relative path with no ".." component: the shard stays inside the index's folder.
+static int is_local_path(const char *p) {
+    if (p[0] == '/') return 0;
+    for (const char *c = p; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 2 && c[0] == '.' && c[1] == '.') return 0;
+        c += n;
+        if (*c == '/') c++;
+    }
+    return 1;
+}
+
 static char *read_small_file(const char *path, size_t *len) {
     FILE *fp = fopen(path, "rb");
     if (!fp) {
@@ -102,7 +114,7 @@ static int open_index(vs_checkpoint *c, const char *index) {
         if (!cJSON_IsString(kv) || !kv->valuestring[0])
             rc = VS_FAIL("%s: weight_map entry for tensor '%.200s' is not a file name", index,
                          kv->string);
-        else if (kv->valuestring[0] == '/' || strstr(kv->valuestring, ".."))
+        else if (!is_local_path(kv->valuestring))
             rc = VS_FAIL("%s: weight_map names shard '%.200s' outside the index's folder", index,
                          kv->valuestring);
         int seen = 0;

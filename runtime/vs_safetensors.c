@@ -184,7 +184,7 @@ static int read_entry(const vs_st_file *f, const cJSON *item, uint64_t data_size
     if (e->end - e->begin != bytes) {
         char buf[128];
         return VS_FAIL("%s: tensor '%.200s': byte range [%llu, %llu) holds %llu bytes but shape %s "
-                       "of %s needs %llu", f->path, name, (unsigned long long)e->begin,
+                       "of %s needs %llu; the file is corrupt", f->path, name, (unsigned long long)e->begin,
                        (unsigned long long)e->end, (unsigned long long)(e->end - e->begin),
                        vs_shape_str(e->ndim, e->shape, buf, sizeof buf), dt->valuestring,
                        (unsigned long long)bytes);
@@ -194,7 +194,7 @@ static int read_entry(const vs_st_file *f, const cJSON *item, uint64_t data_size
     return 0;
 }
 
-static const vs_st_entry *g_sort_entries;  // qsort has no context argument in C11
+static _Thread_local const vs_st_entry *g_sort_entries;  // qsort has no context argument in C11
 static int by_begin(const void *a, const void *b) {
     const vs_st_entry *x = &g_sort_entries[*(const int *)a], *y = &g_sort_entries[*(const int *)b];
     if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
@@ -226,7 +226,7 @@ static int check_layout(const vs_st_file *f) {
             const vs_st_entry *e = &f->entries[order[i]], *p = &f->entries[last];
             if (e->begin < p->end)
                 rc = VS_FAIL("%s: tensor '%.200s' bytes [%llu, %llu) overlap tensor '%.200s' "
-                             "[%llu, %llu)", f->path, e->name, (unsigned long long)e->begin,
+                             "[%llu, %llu); the file is corrupt, re-download or re-convert it", f->path, e->name, (unsigned long long)e->begin,
                              (unsigned long long)e->end, p->name, (unsigned long long)p->begin,
                              (unsigned long long)p->end);
             if (e->end > p->end) last = order[i];

@@ -62,8 +62,8 @@ static vs_st_dtype st_dtype_of(vs_dtype d) {
     }
 }
 
-static const char *const *g_sort_names;  // qsort has no context argument in C11
-static const vs_tensor *g_sort_tensors;
+static _Thread_local const char *const *g_sort_names;  // qsort has no context argument in C11
+static _Thread_local const vs_tensor *g_sort_tensors;
 static int write_order(const void *a, const void *b) {
     int i = *(const int *)a, j = *(const int *)b;
     size_t si = vs_dtype_size(g_sort_tensors[i].dtype), sj = vs_dtype_size(g_sort_tensors[j].dtype);

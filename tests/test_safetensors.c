@@ -192,6 +192,12 @@ static void test_every_dtype(void) {
     CHECK(vs_st_read_f32(&f, vs_st_find(&f, "e5m2"), o) == 0);
     CHECK(o[0] == 1 && o[1] == -2 && isinf(o[2]) && o[2] > 0 && o[3] == 0x1p-16f);
     for (int d = 0; d < VS_ST_DTYPE_COUNT; d++) CHECK(vs_st_dtype_size((vs_st_dtype)d) > 0);
+    // Entries stay in header order.
+    CHECK(f.n_entries == 11 && !strcmp(f.entries[0].name, "u8") && !strcmp(f.entries[1].name, "f32_odd") &&
+          !strcmp(f.entries[10].name, "e5m2"));
+    // An entry of another file is refused rather than read out of bounds.
+    vs_st_entry foreign = f.entries[0];
+    CHECK(vs_st_read_f32(&f, &foreign, o) == -1 && strstr(vs_last_error(), "another file"));
     vs_st_close(&f);
 }
 
@@ -430,6 +436,12 @@ static void test_checkpoints(void) {
     EXPECT_CKPT_FAILS(bad, "entry for tensor 'a' is not a file name");
     write_text(bad, "{\"weight_map\":{\"a\":\"../etc/passwd\"}}");
     EXPECT_CKPT_FAILS(bad, "outside the index's folder");
+    write_text(bad, "{\"weight_map\":{\"a\":\"sharded/../../x.safetensors\"}}");
+    EXPECT_CKPT_FAILS(bad, "outside the index's folder");
+    write_text(bad, "{\"weight_map\":{\"a\":\"/abs/x.safetensors\"}}");
+    EXPECT_CKPT_FAILS(bad, "outside the index's folder");
+    write_text(bad, "{\"weight_map\":{\"a\":\"no..such.safetensors\"}}");  // ".." inside a name is fine
+    EXPECT_CKPT_FAILS(bad, "no..such.safetensors: cannot open");
     write_text(bad, "{\"weight_map\":{}}");
     EXPECT_CKPT_FAILS(bad, "is empty");
     write_text(bad, "{\"metadata\":{}}");
