@@ -287,8 +287,9 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         static char vae_buf[4096];
         a->vae = vs_default_vae(a->model, vae_buf, sizeof vae_buf);
         if (!a->vae)
-            return bad_arg("-o '%s' is a video, so the VAE is needed: give --vae DIR (the diffusers "
-                           "AutoencoderKLWan folder) or --vae tiny%s", a->output, "");
+            return bad_arg("-o '%s' is a video, so the VAE is needed: give --vae DIR (a diffusers "
+                           "AutoencoderKLWan folder; convert an official Wan2.1_VAE.pth once with "
+                           "tools/convert_wan_vae.py) or --vae tiny%s", a->output, "");
     }
     if (a->vae && strcmp(a->vae, "tiny") && !is_file(a->vae) && !is_dir(a->vae))
         return bad_arg("--vae '%s': no such file or folder (or use --vae tiny)%s", a->vae, "");
