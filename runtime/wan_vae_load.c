@@ -340,6 +340,14 @@ static int apply_config_json(const char *json_path, vs_wan_vae_config *c, int *h
         for (int i = 0; ok && i < c->n_stages; i++) ok = cJSON_GetArrayItem(dm, i)->valueint == c->dim_mult[i];
         if (!ok) rc = VS_FAIL("%s: dim_mult does not match the weights' stage widths", json_path);
     }
+    const cJSON *td = cJSON_GetObjectItemCaseSensitive(root, "temperal_downsample");
+    if (rc == 0 && cJSON_IsArray(td)) {
+        // The decoder upsamples in time where the encoder downsampled, in reverse order.
+        int ok = cJSON_GetArraySize(td) == c->n_stages - 1;
+        for (int i = 0; ok && i < c->n_stages - 1; i++)
+            ok = cJSON_IsTrue(cJSON_GetArrayItem(td, c->n_stages - 2 - i)) == c->temporal_upsample[i];
+        if (!ok) rc = VS_FAIL("%s: temperal_downsample does not match the weights' time_conv layers", json_path);
+    }
     const char *keys[2] = {"latents_mean", "latents_std"};
     float *dst[2] = {c->latents_mean, c->latents_std};
     for (int k = 0; k < 2 && rc == 0; k++) {

@@ -3,9 +3,11 @@
 // same shape inference (one with a config.json, one without). Also: chunked decoding (1 latent
 // frame at a time, as the official code) equals one full-sequence pass and any other chunk size;
 // the working memory does not grow with the frame count; T -> 1 + 4(T-1) frames; bad weights fail.
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/vs_rng.h"
 #include "runtime/vs_safetensors.h"
@@ -124,6 +126,37 @@ static void test_memory_flat_in_frames(void) {
     vs_wan_vae_free(&vae);
 }
 
+// Frame-causal: decoding the first k latent frames gives exactly the first 1 + 4(k-1) video frames
+// of the whole decode (T = 1 included: one frame).
+static void test_causal_prefix(void) {
+    vs_wan_vae vae;
+    CHECK(vs_wan_vae_open(&vae, "tiny") == 0);
+    const int t = 4, h = 2, w = 4, plane = 16 * 32;
+    float *z = random_latents(t, h, w, 9);
+    const int full_frames = vs_wan_vae_frames_out(&vae, t);
+    float *full = malloc(sizeof(float) * 3 * full_frames * plane);
+    CHECK(vs_wan_vae_decode_all(&vae, z, t, h, w, 1, full, NULL) == 0);
+    for (int k = 1; k < t; k++) {
+        // The first k frames of [16, t, h, w] as [16, k, h, w].
+        float *zk = malloc(sizeof(float) * 16 * k * h * w);
+        for (int c = 0; c < 16; c++) memcpy(zk + (long)c * k * h * w, z + (long)c * t * h * w, sizeof(float) * k * h * w);
+        const int frames = vs_wan_vae_frames_out(&vae, k);
+        CHECK(frames == 1 + 4 * (k - 1));
+        float *part = malloc(sizeof(float) * 3 * frames * plane);
+        CHECK(vs_wan_vae_decode_all(&vae, zk, k, h, w, 1, part, NULL) == 0);
+        int same = 1;
+        for (int c = 0; c < 3; c++)
+            same &= !memcmp(part + (long)c * frames * plane, full + (long)c * full_frames * plane,
+                            sizeof(float) * frames * plane);
+        CHECK_MSG(same, "the first %d latent frames decode differently alone", k);
+        free(zk);
+        free(part);
+    }
+    free(z);
+    free(full);
+    vs_wan_vae_free(&vae);
+}
+
 // The built-in model is deterministic: two instances agree bit for bit.
 static void test_tiny_builtin_deterministic(void) {
     vs_wan_vae a, b;
@@ -145,13 +178,47 @@ static void test_bad_weights(void) {
     CHECK(vs_wan_vae_load(&vae, ref) == -1 && strstr(vs_last_error(), "post_quant_conv"));
 }
 
+// A config.json that disagrees with the weights is refused, naming the field.
+static void test_config_mismatch(void) {
+    char dir[] = "/tmp/vs_vae_cfg_XXXXXX";
+    if (!mkdtemp(dir)) { CHECK(0); return; }
+    char weights[PATH_MAX], link[1200], json[1200];
+    char rel[1200];
+    snprintf(rel, sizeof rel, "%s/vae_tiny/diffusion_pytorch_model.safetensors", g_fixtures);
+    CHECK(realpath(rel, weights) != NULL);  // the link must not depend on the current folder
+    snprintf(link, sizeof link, "%s/diffusion_pytorch_model.safetensors", dir);
+    snprintf(json, sizeof json, "%s/config.json", dir);
+    CHECK(symlink(weights, link) == 0);
+    const char *bad[3][2] = {{"{\"base_dim\": 4}", "base_dim"},
+                             {"{\"is_residual\": true}", "Wan 2.2"},
+                             {"{\"temperal_downsample\": [true, true, false]}", "temperal_downsample"}};
+    vs_wan_vae vae;
+    for (int i = 0; i < 3; i++) {
+        FILE *fp = fopen(json, "w");
+        fputs(bad[i][0], fp);
+        fclose(fp);
+        CHECK_MSG(vs_wan_vae_load(&vae, dir) == -1 && strstr(vs_last_error(), bad[i][1]), "%s: %s", bad[i][0],
+                  vs_last_error());
+    }
+    FILE *fp = fopen(json, "w");
+    fputs("{\"base_dim\": 3, \"dim_mult\": [1, 1, 1, 1], \"num_res_blocks\": 1}", fp);
+    fclose(fp);
+    CHECK_MSG(vs_wan_vae_load(&vae, dir) == 0, "%s", vs_last_error());
+    vs_wan_vae_free(&vae);
+    remove(json);
+    remove(link);
+    rmdir(dir);
+}
+
 int main(void) {
     const char *src = getenv("VS_SOURCE_DIR");
     snprintf(g_fixtures, sizeof g_fixtures, "%s/tests/fixtures", src ? src : ".");
     RUN_TEST(test_tiny_fixture);
     RUN_TEST(test_small_real_layout);
     RUN_TEST(test_memory_flat_in_frames);
+    RUN_TEST(test_causal_prefix);
     RUN_TEST(test_tiny_builtin_deterministic);
     RUN_TEST(test_bad_weights);
+    RUN_TEST(test_config_mismatch);
     return vs_test_finish();
 }
