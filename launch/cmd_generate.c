@@ -510,7 +510,7 @@ int cmd_generate(int argc, char **argv) {
 
     // ---- denoise
     vs_attention_policy policy;
-    vs_attention_policy_init(&policy, a.attention, &preset, cfg.num_layers, cfg.num_heads,
+    vs_attention_policy_init(&policy, a.attention, &preset, cfg.num_layers, cfg.num_heads, 0,
                              cfg.dim / cfg.num_heads, a.steps);
     vs_wan_denoiser wd;
     vs_wan_denoiser_init(&wd, &model, &context[VS_BRANCH_COND],

@@ -24,15 +24,16 @@ vs_svg2_preset vs_svg2_tiny_preset(void) {
 }
 
 void vs_attention_policy_init(vs_attention_policy *p, vs_attention_mode mode,
-                              const vs_svg2_preset *preset, int num_layers, int heads,
+                              const vs_svg2_preset *preset, int num_layers, int heads, int head0,
                               int head_dim, int steps) {
-    VS_ASSERT(num_layers >= 1 && heads >= 1 && head_dim >= 1 && steps >= 1,
-              "the attention policy needs layers, heads, head_dim and steps >= 1");
+    VS_ASSERT(num_layers >= 1 && heads >= 1 && head0 >= 0 && head_dim >= 1 && steps >= 1,
+              "the attention policy needs layers, heads, head_dim and steps >= 1, head0 >= 0");
     memset(p, 0, sizeof *p);
     p->mode = mode;
     p->preset = *preset;
     p->num_layers = num_layers;
     p->heads = heads;
+    p->head0 = head0;
     p->head_dim = head_dim;
     p->steps = steps;
     // floor(), as the official scripts; the small epsilon keeps 0.2 * 10 from landing on 1.999...
@@ -91,7 +92,7 @@ void vs_attention_policy_run(vs_attention_policy *p, int layer, int branch, cons
     if (params.C_k > n) params.C_k = n;
     vs_svg2_cache_cpu *cache = &p->caches[layer * VS_BRANCHES + branch];
     if (!cache->q_centroids) vs_svg2_cache_init_cpu(cache, H, params.C_q, params.C_k, D);
-    vs_svg2_attention_cpu(&params, cache, q->data, k->data, v->data, H, n, D, 0, out->data,
+    vs_svg2_attention_cpu(&params, cache, q->data, k->data, v->data, H, n, D, p->head0, out->data,
                           p->head_density);
     double mean = 0;
     for (int h = 0; h < H; h++) mean += p->head_density[h];
