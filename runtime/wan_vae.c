@@ -15,6 +15,7 @@
 // the real peak working memory.
 #include "runtime/wan_vae.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,9 +256,11 @@ int vs_wan_vae_decode(const vs_wan_vae *vae, const float *z, int t, int h, int w
         for (int64_t i = 0; i < n_out; i++) out.d[i] = out.d[i] < -1.0f ? -1.0f : out.d[i] > 1.0f ? 1.0f : out.d[i];
         out_h = out.h;
         out_w = out.w;
-        if (emit && emit(user, out.d, produced, out.t, out.h, out.w) != 0)
-            rc = VS_FAIL("VAE decode: writing frames %d..%d failed: %s", produced, produced + out.t - 1,
-                         vs_last_error());
+        if (emit && emit(user, out.d, produced, out.t, out.h, out.w) != 0) {
+            char why[512];  // vs_fail writes the buffer vs_last_error() points into
+            snprintf(why, sizeof why, "%s", vs_last_error());
+            rc = VS_FAIL("VAE decode: writing frames %d..%d failed: %s", produced, produced + out.t - 1, why);
+        }
         produced += out.t;
         wfree(&s, out.d);
     }

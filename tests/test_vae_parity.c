@@ -178,6 +178,26 @@ static void test_bad_weights(void) {
     CHECK(vs_wan_vae_load(&vae, ref) == -1 && strstr(vs_last_error(), "post_quant_conv"));
 }
 
+static int fail_second_chunk(void *user, const float *frames, int first, int n, int h, int w) {
+    int *calls = user;
+    if (++*calls == 2) return VS_FAIL("disk full (simulated)");
+    return 0;
+}
+
+// A failing frame consumer stops decoding with a message naming the frames and the cause.
+static void test_emit_failure(void) {
+    vs_wan_vae vae;
+    CHECK(vs_wan_vae_open(&vae, "tiny") == 0);
+    float *z = random_latents(3, 2, 2, 4);
+    int calls = 0;
+    CHECK(vs_wan_vae_decode(&vae, z, 3, 2, 2, 1, fail_second_chunk, &calls, NULL) == -1);
+    CHECK(calls == 2);
+    CHECK_MSG(strstr(vs_last_error(), "frames 1..4") && strstr(vs_last_error(), "disk full (simulated)"), "%s",
+              vs_last_error());
+    free(z);
+    vs_wan_vae_free(&vae);
+}
+
 // A config.json that disagrees with the weights is refused, naming the field.
 static void test_config_mismatch(void) {
     char dir[] = "/tmp/vs_vae_cfg_XXXXXX";
@@ -220,5 +240,6 @@ int main(void) {
     RUN_TEST(test_tiny_builtin_deterministic);
     RUN_TEST(test_bad_weights);
     RUN_TEST(test_config_mismatch);
+    RUN_TEST(test_emit_failure);
     return vs_test_finish();
 }
