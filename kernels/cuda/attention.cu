@@ -220,6 +220,9 @@ using D128_B = Config<128, 8, 1, 64, 2>;  // 128 query rows, 16 per warp
 using D128_C = Config<128, 4, 1, 64, 3>;  // 64 query rows, 16 per warp, 3 stages
 using D128_D = Config<128, 4, 2, 32, 3>;  // 128 query rows, 32 per warp, short key tiles
 using D128_E = Config<128, 8, 1, 64, 2, 2>;  // as B, registers capped for 2 CTAs per SM
+using D128_F = Config<128, 4, 1, 32, 3, 3>;  // 64 query rows, 3 CTAs per SM
+using D128_G = Config<128, 8, 1, 32, 3, 2>;  // 128 query rows, 16 per warp, 2 CTAs per SM
+using D128_H = Config<128, 2, 2, 32, 2, 4>;  // 64 query rows, 32 per warp, 4 CTAs per SM
 using D64_A = Config<64, 4, 2, 64, 3>;
 using D64_B = Config<64, 8, 1, 64, 3>;
 
@@ -237,6 +240,9 @@ const Variant variants128[] = {
     VS_VARIANT(D128_C, "bm64 4w x16rows bn64 3st"),
     VS_VARIANT(D128_D, "bm128 4w x32rows bn32 3st"),
     VS_VARIANT(D128_E, "bm128 8w x16rows bn64 2st 2cta"),
+    VS_VARIANT(D128_F, "bm64 4w x16rows bn32 3st 3cta"),
+    VS_VARIANT(D128_G, "bm128 8w x16rows bn32 3st 2cta"),
+    VS_VARIANT(D128_H, "bm64 2w x32rows bn32 2st 4cta"),
 };
 const Variant variants64[] = {
     VS_VARIANT(D64_A, "bm128 4w x32rows bn64 3st"),
