@@ -196,13 +196,19 @@ int cuda_fail(cudaError_t e, const char *what) {
                    what, cudaGetErrorString(e));
 }
 
-// Opt a kernel into more than 48 KiB of dynamic shared memory (once per kernel).
+// Opt a kernel into more than 48 KiB of dynamic shared memory, once per kernel and device
+// (bit d of *done_mask: device d done; the attribute is per device context). Not a stream
+// operation, so it is allowed while a stream is being captured into a graph.
 template <class Kernel>
-int smem_opt_in(Kernel kernel, int bytes, int *done) {
-    if (*done) return 0;
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+int smem_opt_in(Kernel kernel, int bytes, unsigned long long *done_mask) {
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess) return cuda_fail(e, "cudaGetDevice");
+    const unsigned long long bit = dev < 64 ? 1ull << dev : 0;
+    if (*done_mask & bit) return 0;
+    e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
     if (e != cudaSuccess) return cuda_fail(e, "cudaFuncSetAttribute(attention shared memory)");
-    *done = 1;
+    *done_mask |= bit;
     return 0;
 }
 
@@ -211,7 +217,7 @@ float scale_log2_for(int D) { return (float)(1.4426950408889634 / sqrt((double)D
 template <class C>
 int launch_dense(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *o, int H, int S,
                  cudaStream_t stream) {
-    static int opted = 0;
+    static unsigned long long opted = 0;
     if (smem_opt_in(dense_kernel<C>, C::SMEM_BYTES, &opted)) return -1;
     dim3 grid((unsigned)((S + C::BM - 1) / C::BM), (unsigned)H);
     dense_kernel<C><<<grid, C::THREADS, C::SMEM_BYTES, stream>>>(
@@ -226,7 +232,7 @@ int launch_sparse_tiles(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs
                         int S, const int32_t *q_off, int C_q, int C_k, const Workspace &w,
                         const int2 *tiles, size_t tile_stride, const int *n_tiles,
                         unsigned max_tiles, cudaStream_t stream) {
-    static int opted = 0;
+    static unsigned long long opted = 0;
     if (smem_opt_in(sparse_kernel<C>, C::SMEM_BYTES, &opted)) return -1;
     dim3 grid(max_tiles, (unsigned)H);
     sparse_kernel<C><<<grid, C::THREADS, C::SMEM_BYTES, stream>>>(

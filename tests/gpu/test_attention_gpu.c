@@ -289,10 +289,10 @@ int main(void) {
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) VS_TEST_SKIP("no CUDA device");
     g_seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
     printf("seed %llu\n", (unsigned long long)g_seed);
+    RUN_TEST(test_sparse_graph_capture);  // first: the very first launch happens under capture
     RUN_TEST(test_bad_arguments);
     RUN_TEST(test_dense_shapes);
     RUN_TEST(test_sparse_shapes);
-    RUN_TEST(test_sparse_graph_capture);
     const char *b = getenv("VS_ATTN_BENCH");
     if (b && !strcmp(b, "1")) bench();
     return vs_test_finish();
