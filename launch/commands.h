@@ -8,3 +8,5 @@ typedef struct {
     int (*run)(int argc, char **argv);  // argv[0] is the subcommand name
 } vs_command;
 
+
+int vs_cmd_bench(int argc, char **argv);  // launch/cmd_bench.c

@@ -16,6 +16,7 @@ static int cmd_version(int argc, char **argv);
 
 static const vs_command commands[] = {
     {"version", "print the version and the backends built in", cmd_version},
+    {"bench", "benchmarks: vidsparse bench attention (SVG2 stages vs dense, GPU)", vs_cmd_bench},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

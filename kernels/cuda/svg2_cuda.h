@@ -71,6 +71,9 @@ void vs_kmeans_cuda_run(vs_kmeans_cuda *km, const uint16_t *x, int iters, float 
 void vs_cuda_svg2_select(const float *q_centroids, const float *k_centroids,
                          const int32_t *k_offsets, int B, int C_q, int C_k, int D, float top_p,
                          float min_kc_ratio, float *scores, uint8_t *mask, cudaStream_t stream);
+// Opts the select kernel in to its shared memory; once per process before the first select
+// (vs_svg2_cuda_init calls it), never during graph capture.
+void vs_cuda_svg2_select_setup(void);
 // density [B] (double) = sum_ij |Q_i||K_j| mask_ij / (N_q N_k), as vs_svg2_density_cpu.
 void vs_cuda_svg2_density(const int32_t *q_offsets, const int32_t *k_offsets,
                           const uint8_t *mask, int B, int C_q, int C_k, double *density,

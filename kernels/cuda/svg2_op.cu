@@ -12,7 +12,6 @@
 #include "kernels/cuda/svg2_cuda.h"
 #include "kernels/cuda/svg2_cuda_common.cuh"
 
-void vs_select_kernel_setup(void);
 
 extern "C" int vs_svg2_cuda_init(vs_svg2_cuda *st, const vs_svg2_params *params, int H, int S,
                                  int D) {
@@ -43,7 +42,7 @@ extern "C" int vs_svg2_cuda_init(vs_svg2_cuda *st, const vs_svg2_params *params,
     st->attn_workspace_bytes = vs_cuda_sparse_attention_workspace_bytes(H, S, C_q, C_k);
     if (st->attn_workspace_bytes)
         VS_CUDA_CHECK(cudaMalloc(&st->attn_workspace, st->attn_workspace_bytes));
-    vs_select_kernel_setup();
+    vs_cuda_svg2_select_setup();
     return 0;
 }
 

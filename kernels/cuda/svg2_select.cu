@@ -91,11 +91,14 @@ __global__ void __launch_bounds__(SELECT_THREADS) select_kernel(const float *sco
     const int32_t *koff = k_offsets + (long)b * (C_k + 1);
 
     float local_max = -INFINITY;
-    for (int j = threadIdx.x; j < C_k; j += blockDim.x) local_max = fmaxf(local_max, row[j]);
+    // As the CPU: the max runs over non-empty key clusters, empty ones get P = 0.
+    for (int j = threadIdx.x; j < C_k; j += blockDim.x)
+        if (koff[j + 1] > koff[j]) local_max = fmaxf(local_max, row[j]);
     const float max_score = block_reduce<true>(local_max, scratch);
     float local_sum = 0.f;
     for (int j = threadIdx.x; j < C_k; j += blockDim.x) {
-        float w = (float)(koff[j + 1] - koff[j]) * expf(row[j] - max_score);
+        int size = koff[j + 1] - koff[j];
+        float w = size > 0 ? (float)size * expf(row[j] - max_score) : 0.f;
         p[j] = w;
         local_sum += w;
     }
@@ -159,7 +162,7 @@ __global__ void __launch_bounds__(SELECT_THREADS) select_kernel(const float *sco
 
 // Opts the select kernel in to 48 KiB of dynamic shared memory plus its static arrays. Called
 // once by vs_svg2_cuda_init (and by the test) before any call, so never during graph capture.
-void vs_select_kernel_setup(void) {
+extern "C" void vs_cuda_svg2_select_setup(void) {
     VS_CUDA_CHECK(cudaFuncSetAttribute(select_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        MAX_KEY_CLUSTERS * 12));
 }

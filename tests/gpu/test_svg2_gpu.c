@@ -26,7 +26,6 @@
 #include "runtime/vs_tensor.h"
 #include "tests/vs_test.h"
 
-void vs_select_kernel_setup(void);
 
 #define CUDA_OK(call)                                                                        \
     do {                                                                                     \
@@ -303,7 +302,7 @@ static void check_select(int B, int C_q, int C_k, int D, float top_p, float min_
 }
 
 static void test_select(void) {
-    vs_select_kernel_setup();
+    vs_cuda_svg2_select_setup();
     check_select(2, 7, 50, 128, 0.9f, 0.1f, 0, 41);
     check_select(3, 65, 1000, 128, 0.5f, 0.0f, 0, 42);
     check_select(1, 1, 1, 128, 0.9f, 0.1f, 0, 43);      // C_q = C_k = 1
