@@ -16,7 +16,8 @@ __global__ void planted_qkv_kernel(__nv_bfloat16 *q, __nv_bfloat16 *k, __nv_bflo
     float centre = vs_normal_at(seed + 1, (uint64_t)((h * n_planted + c) * D + d));
     k[i] = __float2bfloat16(centre + noise * vs_normal_at(seed + 2, (uint64_t)i));
     q[i] = __float2bfloat16(q_scale * (centre + noise * vs_normal_at(seed + 3, (uint64_t)i)));
-    v[i] = __float2bfloat16(vs_normal_at(seed + 4, (uint64_t)i));
+    float centre_v = vs_normal_at(seed + 5, (uint64_t)((h * n_planted + c) * D + d));
+    v[i] = __float2bfloat16(centre_v + noise * vs_normal_at(seed + 4, (uint64_t)i));
 }
 
 extern "C" void vs_cuda_planted_qkv(uint16_t *q, uint16_t *k, uint16_t *v, int H, int S, int D,

@@ -12,7 +12,9 @@
 //  - selection from the same f32 centroids: the mask is exact, except where the CPU (double)
 //    prefix sum before a cluster lies within 1e-4 of top_p (f32 summation may cross either way);
 //    ties in P (duplicated centroids) must be ordered exactly as on the CPU. Density: 1e-9.
-//  - operator: relative L2 error of the output <= 2e-2 against vs_svg2_attention_cpu.
+//  - operator: relative L2 error of the output <= 2e-2 against vs_svg2_attention_cpu. On planted
+//    inputs, or with top_p = 1 on random ones: on random tokens at top_p < 1 a k-means near-tie
+//    may move one token to another cluster, which legitimately changes which keys it sees.
 //  - determinism: two runs are bit identical; a CUDA graph replay of one call equals the eager call.
 #include <cuda_runtime_api.h>
 #include <math.h>
@@ -72,7 +74,7 @@ static void make_points(uint64_t seed, int B, int N, int D, int n_planted, float
 static void check_cluster_order(int B, int N, int C, int used, uint64_t seed) {
     int32_t *labels = malloc((size_t)B * N * sizeof *labels);
     for (long i = 0; i < (long)B * N; i++) {
-        // Only `used` of the C labels occur (the rest are empty clusters); label 0 once per row
+        // Only `used` of the C labels occur (the rest are empty clusters); label C - 1 once per row
         // at the end makes a single-token cluster when used < C.
         labels[i] = (int32_t)vs_uniform_index(seed, (uint64_t)i, (uint32_t)used) * (C / used);
         if (i % N == N - 1 && used < C) labels[i] = C - 1;
@@ -168,6 +170,19 @@ static void check_kmeans(int B, int N, int D, int C, int n_planted, float noise,
     }
     CHECK_MSG(bad == 0, "%d assignments are not the nearest centroid (B=%d N=%d C=%d)", bad, B, N, C);
 
+    // One iteration: a cluster that the first assignment leaves empty keeps its initial centroid.
+    vs_kmeans_cuda_run(&km, d_x, 1, 1e-4f, seed, 0, 0);
+    to_host(cent_gpu, km.centroids, (size_t)B * C * D * 4);
+    to_host(off_gpu, km.offsets, (size_t)B * (C + 1) * 4);
+    int empty_ok = 1, first_empties = 0;
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            if (off_gpu[b * (C + 1) + c + 1] == off_gpu[b * (C + 1) + c]) {
+                first_empties++;
+                empty_ok &= !memcmp(cent_gpu + ((long)b * C + c) * D, cent_init + ((long)b * C + c) * D, (size_t)D * 4);
+            }
+    CHECK_MSG(empty_ok, "a cluster left empty by the first assignment moved");
+
     // Iterations from the same init: objective within 1% of the CPU's.
     int cpu_iters = vs_kmeans_cpu(f, B, N, D, C, iters, 1e-4f, seed, 0, cent, labels, sizes);
     vs_kmeans_cuda_run(&km, d_x, iters, 1e-4f, seed, 0, 0);
@@ -180,27 +195,24 @@ static void check_kmeans(int B, int N, int D, int C, int n_planted, float noise,
     double obj_gpu = vs_kmeans_objective_cpu(f, B, N, D, C, cent_gpu, labels_gpu);
     CHECK_MSG(obj_gpu <= obj_cpu * (1 + 1e-2), "objective GPU %.6g CPU %.6g (B=%d N=%d D=%d C=%d)",
               obj_gpu, obj_cpu, B, N, D, C);
-    // Sizes from offsets match the labels; empty clusters kept their initial centroid.
-    int sizes_ok = 1, empty_ok = 1, empties = 0;
+    // Sizes from offsets match the labels.
+    int sizes_ok = 1, empties = 0;
     for (int b = 0; b < B; b++)
         for (int c = 0; c < C; c++) {
             int count = 0;
             for (int i = 0; i < N; i++) count += labels_gpu[b * N + i] == c;
             int size = off_gpu[b * (C + 1) + c + 1] - off_gpu[b * (C + 1) + c];
             sizes_ok &= count == size;
-            if (size == 0) {
-                empties++;
-                empty_ok &= !memcmp(cent_gpu + ((long)b * C + c) * D, cent_init + ((long)b * C + c) * D, (size_t)D * 4);
-            }
+            empties += size == 0;
         }
     CHECK(sizes_ok);
-    CHECK_MSG(empty_ok, "an empty cluster moved");
     CHECK_MSG(control[1] >= 1 && (int)control[1] <= iters, "GPU ran %u iterations of %d", control[1], iters);
     if (n_planted && noise < 0.05f)  // well separated: converges and stops early, like the CPU
         CHECK_MSG((int)control[1] < iters && cpu_iters < iters, "no early stop: GPU %u CPU %d of %d",
                   control[1], cpu_iters, iters);
     printf("  k-means B=%d N=%d D=%d C=%d planted=%d: objective GPU %.6g CPU %.6g, iterations GPU %u "
-           "CPU %d, empty clusters %d\n", B, N, D, C, n_planted, obj_gpu, obj_cpu, control[1], cpu_iters, empties);
+           "CPU %d, empty clusters %d after the first assignment, %d at the end\n", B, N, D, C, n_planted, obj_gpu,
+           obj_cpu, control[1], cpu_iters, first_empties, empties);
 
     // Determinism: a second run is bit identical.
     float *cent2 = malloc((size_t)B * C * D * 4);
@@ -398,7 +410,8 @@ static void check_operator(op_case c, uint64_t seed) {
 
 static void test_operator(void) {
     check_operator((op_case){2, 1000, 10, 50, 8, 0.9f}, 51);   // planted, S % 128 != 0
-    check_operator((op_case){1, 777, 1, 40, 0, 0.7f}, 52);     // H = 1, C_q = 1, random
+    check_operator((op_case){1, 777, 1, 40, 0, 1.0f}, 52);     // H = 1, C_q = 1, random, every block
+    check_operator((op_case){1, 777, 1, 40, 5, 0.7f}, 55);     // H = 1, C_q = 1, planted
     check_operator((op_case){1, 300, 12, 290, 6, 0.9f}, 53);   // C_k close to S
     check_operator((op_case){3, 513, 16, 64, 12, 0.5f}, 54);   // low density
 }
