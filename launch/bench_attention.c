@@ -54,7 +54,7 @@ static void usage(FILE *out) {
             "                   hunyuan-720p (H=24 S=119056), or all (default)\n"
             "  --iters N        timed runs per figure, median reported (default 10)\n"
             "  --warmup N       untimed runs first (default 2)\n"
-            "  --top-p LIST     comma-separated top-p values (default 0.8,0.83,0.86,0.9,0.93)\n"
+            "  --top-p LIST     comma-separated top-p values (default 0.7,0.8,0.86,0.93,0.96)\n"
             "  --min-kc R       min_kc_ratio (default 0.02)\n"
             "  --planted N      planted clusters per head in the inputs (default 64)\n"
             "  --noise X        token noise around its centre (default 0.5)\n"
@@ -62,7 +62,7 @@ static void usage(FILE *out) {
 }
 
 static int parse_options(int argc, char **argv, bench_options *o) {
-    *o = (bench_options){NULL, 10, 2, {0.8f, 0.83f, 0.86f, 0.9f, 0.93f}, 5, 0.02f, 64, 0.5f, 0.5f};
+    *o = (bench_options){NULL, 10, 2, {0.7f, 0.8f, 0.86f, 0.93f, 0.96f}, 5, 0.02f, 64, 0.5f, 0.5f};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
