@@ -67,16 +67,19 @@ void vs_kmeans_cuda_run(vs_kmeans_cuda *km, const uint16_t *x, int iters, float 
 // s_ij = q_i . k_j / sqrt(D) in f32 from f32 centroids; P = size-weighted softmax; stable
 // descending sort, prefix sums and the top-p / min_kc_ratio rule of vs_svg2_select_cpu, one block
 // per (head, query cluster). k_offsets [B, C_k + 1] gives the key-cluster sizes. scores
-// [B, C_q, C_k] f32 scratch; mask [B, C_q, C_k]. C_k <= 4096.
+// [B, C_q, C_k] f32 scratch; mask [B, C_q, C_k]; row_keys [B, C_q]: key tokens each query
+// cluster attends to (sum of its selected |K_j|). C_k <= 4096.
 void vs_cuda_svg2_select(const float *q_centroids, const float *k_centroids,
                          const int32_t *k_offsets, int B, int C_q, int C_k, int D, float top_p,
-                         float min_kc_ratio, float *scores, uint8_t *mask, cudaStream_t stream);
+                         float min_kc_ratio, float *scores, uint8_t *mask, int32_t *row_keys,
+                         cudaStream_t stream);
 // Opts the select kernel in to its shared memory; once per process before the first select
 // (vs_svg2_cuda_init calls it), never during graph capture.
 void vs_cuda_svg2_select_setup(void);
-// density [B] (double) = sum_ij |Q_i||K_j| mask_ij / (N_q N_k), as vs_svg2_density_cpu.
+// density [B] (double) = sum_i |Q_i| row_keys_i / (N_q N_k) = sum_ij |Q_i||K_j| mask_ij / (N_q N_k),
+// as vs_svg2_density_cpu, from the row_keys the selection wrote.
 void vs_cuda_svg2_density(const int32_t *q_offsets, const int32_t *k_offsets,
-                          const uint8_t *mask, int B, int C_q, int C_k, double *density,
+                          const int32_t *row_keys, int B, int C_q, int C_k, double *density,
                           cudaStream_t stream);
 
 // ---------------------------------------------------------------------------- operator
@@ -88,6 +91,7 @@ typedef struct {
     vs_kmeans_cuda km_q, km_k;
     float *scores;                            // [H, C_q, C_k]
     uint8_t *mask;                            // [H, C_q, C_k]
+    int32_t *row_keys;                        // [H, C_q]
     double *density;                          // [H] device
     uint16_t *q_perm, *k_perm, *v_perm, *o_perm;  // [H, S, D] bf16 in cluster order
     void *attn_workspace;                     // for vs_cuda_sparse_attention

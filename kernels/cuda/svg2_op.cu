@@ -34,6 +34,7 @@ extern "C" int vs_svg2_cuda_init(vs_svg2_cuda *st, const vs_svg2_params *params,
     size_t rows = (size_t)H * S * D * sizeof(uint16_t);
     VS_CUDA_CHECK(cudaMalloc(&st->scores, (size_t)H * C_q * C_k * sizeof(float)));
     VS_CUDA_CHECK(cudaMalloc(&st->mask, (size_t)H * C_q * C_k));
+    VS_CUDA_CHECK(cudaMalloc(&st->row_keys, (size_t)H * C_q * sizeof(int32_t)));
     VS_CUDA_CHECK(cudaMalloc(&st->density, (size_t)H * sizeof(double)));
     VS_CUDA_CHECK(cudaMalloc(&st->q_perm, rows));
     VS_CUDA_CHECK(cudaMalloc(&st->k_perm, rows));
@@ -49,7 +50,7 @@ extern "C" int vs_svg2_cuda_init(vs_svg2_cuda *st, const vs_svg2_params *params,
 extern "C" void vs_svg2_cuda_free(vs_svg2_cuda *st) {
     vs_kmeans_cuda_free(&st->km_q);
     vs_kmeans_cuda_free(&st->km_k);
-    void *bufs[] = {st->scores, st->mask, st->density, st->q_perm, st->k_perm, st->v_perm,
+    void *bufs[] = {st->scores, st->mask, st->row_keys, st->density, st->q_perm, st->k_perm, st->v_perm,
                     st->o_perm, st->attn_workspace};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) VS_CUDA_CHECK(cudaFree(bufs[i]));
@@ -67,8 +68,9 @@ extern "C" void vs_svg2_cuda_stage_kmeans(vs_svg2_cuda *st, const uint16_t *q, c
 extern "C" void vs_svg2_cuda_stage_select(vs_svg2_cuda *st, cudaStream_t stream) {
     const vs_svg2_params *p = &st->params;
     vs_cuda_svg2_select(st->km_q.centroids, st->km_k.centroids, st->km_k.offsets, st->H, p->C_q,
-                        p->C_k, st->D, p->top_p, p->min_kc_ratio, st->scores, st->mask, stream);
-    vs_cuda_svg2_density(st->km_q.offsets, st->km_k.offsets, st->mask, st->H, p->C_q, p->C_k,
+                        p->C_k, st->D, p->top_p, p->min_kc_ratio, st->scores, st->mask,
+                        st->row_keys, stream);
+    vs_cuda_svg2_density(st->km_q.offsets, st->km_k.offsets, st->row_keys, st->H, p->C_q, p->C_k,
                          st->density, stream);
 }
 

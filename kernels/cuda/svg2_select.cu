@@ -9,7 +9,7 @@
 #include "kernels/cuda/svg2_cuda.h"
 #include "kernels/cuda/svg2_cuda_common.cuh"
 
-#define SELECT_THREADS 512
+#define SELECT_THREADS 256
 #define MAX_KEY_CLUSTERS 4096
 
 // grid (ceil(C_k / 64), ceil(C_q / 64), B), 256 threads, 4 x 4 outputs each.
@@ -77,15 +77,18 @@ __device__ float block_reduce(float v, float *scratch) {
 }
 
 // grid (C_q, B), SELECT_THREADS threads; dynamic shared: keys [P2] u64 + p [C_k] f32.
+// Also row_keys[b, i] = number of key tokens query cluster i attends to (for the density).
 __global__ void __launch_bounds__(SELECT_THREADS) select_kernel(const float *scores,
                                                                 const int32_t *k_offsets, int C_q,
                                                                 int C_k, int P2, float top_p,
-                                                                int min_keep, uint8_t *mask) {
+                                                                int min_keep, uint8_t *mask,
+                                                                int32_t *row_keys) {
     extern __shared__ __align__(16) unsigned char dyn[];
     unsigned long long *keys = (unsigned long long *)dyn;
     float *p = (float *)(keys + P2);
     __shared__ float scratch[32];
     __shared__ float scan_carry[SELECT_THREADS / 32];
+    __shared__ int warp_keys[SELECT_THREADS / 32];
     const int i = blockIdx.x, b = blockIdx.y;
     const float *row = scores + ((long)b * C_q + i) * C_k;
     const int32_t *koff = k_offsets + (long)b * (C_k + 1);
@@ -152,11 +155,22 @@ __global__ void __launch_bounds__(SELECT_THREADS) select_kernel(const float *sco
     __syncthreads();
     float before = (warp ? scan_carry[warp - 1] : 0.f) + (incl - local);
     uint8_t *out = mask + ((long)b * C_q + i) * C_k;
+    int kept_keys = 0;
     for (int r = first; r < first + per && r < C_k; r++) {
         int j = (int)(unsigned)keys[r];
         bool keep = r == 0 || r < min_keep || top_p >= 1.0f || before <= top_p;
         out[j] = keep;
+        if (keep) kept_keys += koff[j + 1] - koff[j];
         before += p[j];
+    }
+    // Integer sum: exact in any order.
+    for (int o = 16; o > 0; o >>= 1) kept_keys += __shfl_xor_sync(0xffffffffu, kept_keys, o);
+    if (lane == 0) warp_keys[warp] = kept_keys;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int sum = 0;
+        for (int w = 0; w < SELECT_THREADS / 32; w++) sum += warp_keys[w];
+        row_keys[(long)b * C_q + i] = sum;
     }
 }
 
@@ -170,7 +184,7 @@ extern "C" void vs_cuda_svg2_select_setup(void) {
 extern "C" void vs_cuda_svg2_select(const float *q_centroids, const float *k_centroids,
                                     const int32_t *k_offsets, int B, int C_q, int C_k, int D,
                                     float top_p, float min_kc_ratio, float *scores, uint8_t *mask,
-                                    cudaStream_t stream) {
+                                    int32_t *row_keys, cudaStream_t stream) {
     VS_ASSERT(C_k >= 1 && C_k <= MAX_KEY_CLUSTERS, "GPU selection supports 1..4096 key clusters");
     VS_ASSERT(top_p > 0, "top_p must be > 0 (official 0.9; 1 keeps every block)");
     // Same floor as vs_svg2_select_cpu, in f32.
@@ -183,38 +197,34 @@ extern "C" void vs_cuda_svg2_select(const float *q_centroids, const float *k_cen
     while (P2 < C_k) P2 <<= 1;
     size_t smem = (size_t)P2 * 8 + (size_t)C_k * 4;
     select_kernel<<<dim3(C_q, B), SELECT_THREADS, smem, stream>>>(scores, k_offsets, C_q, C_k, P2,
-                                                                  top_p, min_keep, mask);
+                                                                  top_p, min_keep, mask, row_keys);
     VS_CUDA_LAUNCHED("select_kernel");
 }
 
-// grid B, 256 threads: density[b] in double, fixed-order block reduction.
+// grid B, 256 threads: density[b] = sum_i |Q_i| row_keys[b, i] / (N_q N_k), the sum in 64-bit
+// integers (exact, so the order does not matter).
 __global__ void density_kernel(const int32_t *q_offsets, const int32_t *k_offsets,
-                               const uint8_t *mask, int C_q, int C_k, double *density) {
-    __shared__ double partial[256];
-    const int b = blockIdx.x;
+                               const int32_t *row_keys, int C_q, int C_k, double *density) {
+    __shared__ long long warp_totals[8];
+    const int b = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int32_t *qo = q_offsets + (long)b * (C_q + 1), *ko = k_offsets + (long)b * (C_k + 1);
-    const uint8_t *m = mask + (long)b * C_q * C_k;
-    double sum = 0;
-    for (long e = threadIdx.x; e < (long)C_q * C_k; e += blockDim.x)
-        if (m[e]) {
-            int i = (int)(e / C_k), j = (int)(e % C_k);
-            sum += (double)(qo[i + 1] - qo[i]) * (double)(ko[j + 1] - ko[j]);
-        }
-    partial[threadIdx.x] = sum;
+    long long total = 0;
+    for (int i = threadIdx.x; i < C_q; i += blockDim.x)
+        total += (long long)row_keys[(long)b * C_q + i] * (qo[i + 1] - qo[i]);
+    for (int o = 16; o > 0; o >>= 1) total += __shfl_xor_sync(0xffffffffu, total, o);
+    if (lane == 0) warp_totals[warp] = total;
     __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-        if ((int)threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
-        __syncthreads();
-    }
     if (threadIdx.x == 0) {
+        long long sum = 0;
+        for (int w = 0; w < 8; w++) sum += warp_totals[w];
         double all = (double)(qo[C_q] - qo[0]) * (double)(ko[C_k] - ko[0]);
-        density[b] = all > 0 ? partial[0] / all : 0;
+        density[b] = all > 0 ? (double)sum / all : 0;
     }
 }
 
 extern "C" void vs_cuda_svg2_density(const int32_t *q_offsets, const int32_t *k_offsets,
-                                     const uint8_t *mask, int B, int C_q, int C_k, double *density,
-                                     cudaStream_t stream) {
-    density_kernel<<<B, 256, 0, stream>>>(q_offsets, k_offsets, mask, C_q, C_k, density);
+                                     const int32_t *row_keys, int B, int C_q, int C_k,
+                                     double *density, cudaStream_t stream) {
+    density_kernel<<<B, 256, 0, stream>>>(q_offsets, k_offsets, row_keys, C_q, C_k, density);
     VS_CUDA_LAUNCHED("density_kernel");
 }
