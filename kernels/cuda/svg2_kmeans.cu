@@ -13,10 +13,6 @@
 #include "kernels/cuda/svg2_cuda_common.cuh"
 #include "runtime/vs_rng.h"
 
-void vs_cluster_order_launch(const int32_t *labels, int B, int N, int C, int32_t *perm,
-                             int32_t *offsets, int32_t *counts, int32_t *cursor,
-                             const uint32_t *skip, cudaStream_t stream);
-
 #define ASSIGN_POINTS 128  // points per block: 4 warps x 32
 #define ASSIGN_CENTROIDS 64  // centroids per shared-memory tile
 #define ROW_PAD 8          // bf16 padding per shared row: rows start 16 bytes apart mod 128

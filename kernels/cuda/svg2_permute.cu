@@ -109,7 +109,6 @@ __global__ void scatter_order_kernel(const int32_t *labels, int N, int C, int ch
     perm[(long)b * N + pos] = n;
 }
 
-// The same sort with a device-side skip flag (k-means iterations after convergence).
 void vs_cluster_order_launch(const int32_t *labels, int B, int N, int C, int32_t *perm,
                              int32_t *offsets, int32_t *counts, int32_t *cursor,
                              const uint32_t *skip, cudaStream_t stream) {
