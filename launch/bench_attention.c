@@ -255,10 +255,15 @@ static void bench_one(const bench_shape *shape, const bench_options *o, cudaStre
                o->top_p[t], 100 * mean_density, t_warm, t_select, t_perm, t_attn, t_unperm, t_sum,
                t_graph, t_dense, t_dense / t_graph, t_attn / (mean_density * t_dense),
                flops / (t_attn * 1e9), flops * mean_density / (t_attn * 1e9), err);
-        printf("BAR %s p=%.2f: select+permute+unpermute %.3f ms <= 1 ms: %s; attention %.3f ms <= "
-               "1.3 x density x dense = %.3f ms%s: %s\n", shape->name, o->top_p[t],
-               t_select + t_perm + t_unperm, t_select + t_perm + t_unperm <= 1.0 ? "PASS" : "FAIL",
-               t_attn, 1.3 * mean_density * t_dense, mean_density < 0.10 ? " (bar applies at >= 10%)" : "",
+        // The bars: the overhead bar is defined at the Wan 1.3B 480p shape (elsewhere the
+        // permutation moves proportionally more bytes); the attention bar at density >= 10%.
+        double overhead = t_select + t_perm + t_unperm;
+        if (!strcmp(shape->name, "wan1.3b-480p"))
+            printf("BAR %s p=%.2f: select+permute+unpermute %.3f ms <= 1 ms: %s\n", shape->name,
+                   o->top_p[t], overhead, overhead <= 1.0 ? "PASS" : "FAIL");
+        printf("BAR %s p=%.2f: attention %.3f ms <= 1.3 x density x dense = %.3f ms%s: %s\n",
+               shape->name, o->top_p[t], t_attn, 1.3 * mean_density * t_dense,
+               mean_density < 0.10 ? " (bar applies at >= 10%)" : "",
                mean_density < 0.10 ? "n/a" : t_attn <= 1.3 * mean_density * t_dense ? "PASS" : "FAIL");
     }
     if (!strcmp(shape->name, "wan1.3b-480p"))
