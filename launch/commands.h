@@ -8,6 +8,6 @@ typedef struct {
     int (*run)(int argc, char **argv);  // argv[0] is the subcommand name
 } vs_command;
 
-
 int cmd_generate(int argc, char **argv);  // launch/cmd_generate.c
 int cmd_decode(int argc, char **argv);    // launch/cmd_decode.c
+int vs_cmd_bench(int argc, char **argv);  // launch/cmd_bench.c
