@@ -85,6 +85,16 @@ sys.exit(0 if err < 1e-4 else 1)
 PY
     fi
     bad "has no config.json" --model "$fx"
+    # A checkpoint directory: config.json and the weights found by their usual names.
+    mkdir -p "$tmp/ckpt"
+    cp "$fx/wan_tiny_config.json" "$tmp/ckpt/config.json"
+    cp "$fx/wan_tiny_official.safetensors" "$tmp/ckpt/diffusion_pytorch_model.safetensors"
+    run_ok "checkpoint directory" --model "$tmp/ckpt" --prompt-embeds "$fx/pipeline_tiny.safetensors" \
+        --size 64x64 --frames 5 --steps 4 --seed 2024 --attention dense -o "$tmp/ck_dir.safetensors"
+    if python3 -c "import numpy, safetensors" 2>/dev/null; then  # the metadata names the path, so compare the tensor
+        python3 -c "import sys, numpy as np; from safetensors.numpy import load_file as l; sys.exit(0 if np.array_equal(l(sys.argv[1])['latents'], l(sys.argv[2])['latents']) else 1)" \
+            "$tmp/ck_dir.safetensors" "$tmp/ck_dense.safetensors" && pass "directory = file + --config" || fail "directory = file + --config"
+    fi
 else
     fail "fixture $fx/wan_tiny_official.safetensors missing (set VS_SOURCE_DIR)"
 fi
