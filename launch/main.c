@@ -17,6 +17,7 @@ static int cmd_version(int argc, char **argv);
 static const vs_command commands[] = {
     {"version", "print the version and the backends built in", cmd_version},
     {"generate", "denoise a video latent from prompt embeddings (--model tiny: no files needed)", cmd_generate},
+    {"decode", "decode latents with the Wan VAE into a video file (.mp4, .y4m)", cmd_decode},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

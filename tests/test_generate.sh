@@ -114,7 +114,7 @@ bad "missing --model" --steps 3
 bad "must be a number > 0" --model tiny --shift -1
 "$bin" generate --model tiny --seed >"$tmp/log" 2>&1
 [ $? -eq 2 ] && grep -q "needs a value" "$tmp/log" && pass "bad: option without value" || fail "bad: option without value"
-"$bin" generate --model tiny -o "$tmp/out.mp4" >"$tmp/log" 2>&1
+"$bin" generate --model tiny -o "$tmp/out.avi" >"$tmp/log" 2>&1
 [ $? -eq 2 ] && pass "bad: unsupported output extension" || fail "bad: unsupported output extension"
 "$bin" generate --help >"$tmp/log" 2>&1
 [ $? -eq 0 ] && grep -q "default 42" "$tmp/log" && pass "--help lists defaults" || fail "--help lists defaults"
