@@ -474,7 +474,7 @@ int cmd_generate(int argc, char **argv) {
                 a.svg2_preset ? a.svg2_preset : "built-in tiny preset", preset.params.C_q,
                 preset.params.C_k, preset.params.top_p, preset.params.min_kc_ratio,
                 preset.params.iters_cold, preset.params.iters_warm,
-                (int)floor((double)preset.dense_step_fraction * a.steps + 1e-9), preset.dense_layers);
+                vs_dense_step_count(preset.dense_step_fraction, a.steps), preset.dense_layers);
 
     // ---- the VAE for video output, loaded before the long work so a bad one fails now
     vs_wan_vae vae = {0};

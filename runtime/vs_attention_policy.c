@@ -1,6 +1,7 @@
 #include "runtime/vs_attention_policy.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,15 @@ vs_svg2_preset vs_svg2_tiny_preset(void) {
     return p;
 }
 
+int vs_dense_step_count(float fraction, int steps) {
+    // The official scripts compute int(fraction * steps) in double from the decimal the user
+    // wrote; the preset holds that decimal as an f32 (0.7f = 0.69999999), so go back to it first.
+    char text[32];
+    snprintf(text, sizeof text, "%.7g", (double)fraction);
+    int n = (int)floor(strtod(text, NULL) * steps);
+    return n < 0 ? 0 : n > steps ? steps : n;
+}
+
 void vs_attention_policy_init(vs_attention_policy *p, vs_attention_mode mode,
                               const vs_svg2_preset *preset, int num_layers, int heads, int head0,
                               int head_dim, int steps) {
@@ -36,8 +46,7 @@ void vs_attention_policy_init(vs_attention_policy *p, vs_attention_mode mode,
     p->head0 = head0;
     p->head_dim = head_dim;
     p->steps = steps;
-    // floor(), as the official scripts; the small epsilon keeps 0.2 * 10 from landing on 1.999...
-    p->dense_steps = (int)floor((double)preset->dense_step_fraction * steps + 1e-9);
+    p->dense_steps = vs_dense_step_count(preset->dense_step_fraction, steps);
     p->caches = vs_calloc((size_t)num_layers * VS_BRANCHES, sizeof(vs_svg2_cache_cpu));
     p->density_sum = vs_calloc((size_t)num_layers, sizeof(double));
     p->density_calls = vs_calloc((size_t)num_layers, sizeof(int64_t));

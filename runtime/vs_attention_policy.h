@@ -54,6 +54,10 @@ int vs_attention_mode_parse(const char *name, vs_attention_mode *mode);
 // min_kc_ratio 0.1, k-means 50/2 iterations, tol 1e-4, dense_step_fraction 0.25, dense_layers 1.
 vs_svg2_preset vs_svg2_tiny_preset(void);
 
+// floor(fraction * steps) as the official scripts compute it (in double, from the decimal the
+// preset was written with), clamped to [0, steps].
+int vs_dense_step_count(float fraction, int steps);
+
 // heads, head0: this process runs the model's heads head0 .. head0 + heads - 1 (SVG2 seeds its
 // k-means start by the model's head index, so a head clusters alike in any rank layout).
 void vs_attention_policy_init(vs_attention_policy *p, vs_attention_mode mode,

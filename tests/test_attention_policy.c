@@ -21,6 +21,12 @@ static void test_warmup_schedule(void) {
     vs_attention_policy p;
     vs_attention_policy_init(&p, VS_ATTENTION_SVG2, &pre, LAYERS, H, 0, D, 10);
     CHECK(p.dense_steps == 2);
+    // Python's int(f * n) on the decimal: 0.7 * 10 = 7, 0.2 * 50 = 10, 0.29 * 100 = 28.999... -> 28.
+    CHECK(vs_dense_step_count(0.7f, 10) == 7);
+    CHECK(vs_dense_step_count(0.2f, 50) == 10);
+    CHECK(vs_dense_step_count(0.29f, 100) == 28);
+    CHECK(vs_dense_step_count(0.25f, 4) == 1 && vs_dense_step_count(0.0f, 4) == 0);
+    CHECK(vs_dense_step_count(2.0f, 4) == 4);
     vs_attention_policy_set_step(&p, 1);
     CHECK(vs_attention_policy_is_dense(&p, 2));
     vs_attention_policy_set_step(&p, 2);
