@@ -214,8 +214,8 @@ static void bench_one(const bench_shape *shape, const bench_options *o, cudaStre
     int cold_iters = o->iters < 3 ? o->iters : 3;
     double t_cold = time_stage(&c, ST_KMEANS_COLD, o->warmup ? 1 : 0, cold_iters);
     uint32_t iters_run[2];
-    CUDA_OK(cudaMemcpy(&iters_run[0], st.km_q.control + 1, 4, cudaMemcpyDeviceToHost));
-    CUDA_OK(cudaMemcpy(&iters_run[1], st.km_k.control + 1, 4, cudaMemcpyDeviceToHost));
+    CUDA_OK(cudaMemcpy(&iters_run[0], st.km_q.control, 4, cudaMemcpyDeviceToHost));
+    CUDA_OK(cudaMemcpy(&iters_run[1], st.km_k.control, 4, cudaMemcpyDeviceToHost));
     st.cache_valid = 1;
     double t_warm = time_stage(&c, ST_KMEANS_WARM, o->warmup, o->iters);
     double t_dense = time_stage(&c, ST_DENSE, o->warmup, o->iters);
