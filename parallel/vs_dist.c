@@ -125,6 +125,28 @@ void vs_print0(const char *fmt, ...) {
     fflush(stdout);
 }
 
+double vs_dist_max(double x) {
+#ifdef VS_HAVE_MPI
+    if (g_dist_ready && g_dist.world > 1) {
+        double out = x;
+        VS_MPI_CHECK(MPI_Allreduce(&x, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+        return out;
+    }
+#endif
+    return x;
+}
+
+double vs_dist_sum(double x) {
+#ifdef VS_HAVE_MPI
+    if (g_dist_ready && g_dist.world > 1) {
+        double out = x;
+        VS_MPI_CHECK(MPI_Allreduce(&x, &out, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+        return out;
+    }
+#endif
+    return x;
+}
+
 void vs_dist_finalize(vs_dist *d) {
 #ifdef VS_HAVE_MPI
     if (g_dist_ready && g_dist.mpi) {

@@ -36,6 +36,11 @@ void vs_print0(const char *fmt, ...)
 #endif
     ;
 
+// The largest x over all ranks (host values; timings). x itself in a single process.
+double vs_dist_max(double x);
+// The sum of x over all ranks (host values; counts).
+double vs_dist_sum(double x);
+
 // Finalises MPI if vs_dist_init started it. Call once, after the last collective.
 void vs_dist_finalize(vs_dist *d);
 

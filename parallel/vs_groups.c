@@ -76,6 +76,16 @@ void vs_groups_init(vs_groups *g, const vs_dist *d, int ulysses_degree, int cfg_
 #endif
 }
 
+vs_transport *vs_transport_world_new(vs_transport_kind kind) {
+#ifdef VS_HAVE_MPI
+    return make_transport(MPI_COMM_WORLD, kind);
+#else
+    (void)kind;
+    vs_die(__FILE__, __LINE__, "vs_transport_world_new", "this build has no MPI",
+           "rebuild with MPI (libopenmpi-dev) to use a transport");
+#endif
+}
+
 void vs_groups_free(vs_groups *g) {
     vs_transport_free(g->ulysses);
     vs_transport_free(g->cfg);

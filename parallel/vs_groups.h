@@ -37,6 +37,9 @@ void vs_groups_init(vs_groups *g, const vs_dist *d, int ulysses_degree, int cfg_
                     int num_heads, vs_transport_kind kind);
 void vs_groups_free(vs_groups *g);
 
+// One transport over all ranks (collective over MPI_COMM_WORLD), for benchmarks.
+vs_transport *vs_transport_world_new(vs_transport_kind kind);
+
 // Parses "mpi" / "nccl"; returns -1 (with a message) for anything else or for NCCL in a build
 // without it.
 int vs_transport_kind_parse(const char *s, vs_transport_kind *out);
