@@ -26,9 +26,17 @@ extern "C" {
 // stops after max_iters or when the largest centroid shift (L2, over all batches) is < tol.
 // On return: labels and sizes describe the last assignment, centroids are the means of that
 // assignment (unlike the official code, which returns pre-update centroids on early stop).
+// max_iters == 0 only assigns: labels and sizes describe the starting centroids, left unchanged.
+// Distances and means are computed in double; the result is a pure function of the inputs.
 // Returns the number of iterations run (>= 1 when max_iters >= 1).
 int vs_kmeans_cpu(const float *x, int B, int N, int D, int C, int max_iters, float tol,
                   uint64_t seed, int warm, float *centroids, int32_t *labels, int32_t *sizes);
+
+// The two k-means seeds of one operator call (which = 0: Q, 1: K), so that Q and K centroids
+// are not drawn from the same token positions.
+static inline uint64_t vs_svg2_kmeans_seed(uint64_t seed, int which) {
+    return which ? seed ^ 0x9E3779B97F4A7C15ull : seed;
+}
 
 // Sum over all points of the squared distance to their assigned centroid (double precision).
 double vs_kmeans_objective_cpu(const float *x, int B, int N, int D, int C,
@@ -37,7 +45,10 @@ double vs_kmeans_objective_cpu(const float *x, int B, int N, int D, int C,
 // Per head b and query cluster i: s_ij = q_i . k_j / sqrt(D);
 // P_ij = |K_j| exp(s_ij - max_j s_ij) / sum_j |K_j| exp(s_ij - max); sort P_i descending (ties:
 // lower j first); keep j in sorted position r when r == 0, or r < floor(min_kc_ratio * C_k), or
-// the sum of the entries before it is <= top_p; top_p >= 1 keeps every cluster.
+// the sum of the entries before it is <= top_p; top_p >= 1 keeps every cluster. r counts from 0,
+// the floor is taken of the f32 product. An empty key cluster has P = 0 (it ranks after every
+// non-empty one); the max in the softmax runs over non-empty clusters only. Scores, P and the
+// sums are in double; P is not rounded to bf16.
 // mask [B, C_q, C_k]: 1 = block computed.
 void vs_svg2_select_cpu(const float *q_centroids, const float *k_centroids,
                         const int32_t *k_sizes, int B, int C_q, int C_k, int D, float top_p,
@@ -82,6 +93,10 @@ void vs_svg2_cache_init_cpu(vs_svg2_cache_cpu *cache, int H, int C_q, int C_k, i
 void vs_svg2_cache_free_cpu(vs_svg2_cache_cpu *cache);
 
 // The whole operator. cache may be NULL (always cold). density [H] may be NULL.
+// Cold (no cache, or cache->valid == 0): k-means from a seeded random start, params->iters_cold
+// iterations, Q seeded with vs_svg2_kmeans_seed(params->seed, 0), K with (params->seed, 1).
+// Warm (cache->valid): k-means starts from the cached centroids, params->iters_warm iterations.
+// Either way the cache then holds this call's final centroids and is valid.
 void vs_svg2_attention_cpu(const vs_svg2_params *params, vs_svg2_cache_cpu *cache,
                            const float *q, const float *k, const float *v, int H, int S, int D,
                            float *out, double *density);
