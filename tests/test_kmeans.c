@@ -60,7 +60,7 @@ static void test_objective_never_increases(void) {
     double previous = INFINITY, first = 0;
     int monotone = 1;
     for (int iters = 1; iters <= MAX; iters++) {
-        int ran = vs_kmeans_cpu(x, B, N, D, C, iters, 0.0f, 7, 0, centroids, labels, sizes);
+        int ran = vs_kmeans_cpu(x, B, N, D, C, iters, 0.0f, 7, 0, 0, centroids, labels, sizes);
         CHECK(ran == iters);  // tol 0 never stops early
         double objective = vs_kmeans_objective_cpu(x, B, N, D, C, centroids, labels);
         if (iters == 1) first = objective;
@@ -121,7 +121,7 @@ static void test_planted_clusters_recovered(void) {
     double best = INFINITY;
     int32_t best_labels[PB * PN];
     for (uint64_t seed = 0; seed < 16; seed++) {
-        int ran = vs_kmeans_cpu(x, PB, PN, PD, PC, 50, 1e-6f, seed, 0, centroids, labels, sizes);
+        int ran = vs_kmeans_cpu(x, PB, PN, PD, PC, 50, 1e-6f, seed, 0, 0, centroids, labels, sizes);
         CHECK(ran >= 1 && ran <= 50);
         double objective = vs_kmeans_objective_cpu(x, PB, PN, PD, PC, centroids, labels);
         if (objective < best) {
@@ -134,7 +134,7 @@ static void test_planted_clusters_recovered(void) {
     // inside its own blob's region): recovered exactly, cluster g stays cluster g, and the
     // centroids are the blob means.
     for (int i = 0; i < PB * PC * PD; i++) centroids[i] = centers[i] + 3.0f * vs_normal_at(400, (uint64_t)i);
-    vs_kmeans_cpu(x, PB, PN, PD, PC, 50, 1e-6f, 0, 1, centroids, labels, sizes);
+    vs_kmeans_cpu(x, PB, PN, PD, PC, 50, 1e-6f, 0, 0, 1, centroids, labels, sizes);
     CHECK(memcmp(labels, truth, sizeof labels) == 0);
     check_consistent(x, PB, PN, PD, PC, centroids, labels, sizes);
     double max_err = 0;
@@ -147,11 +147,11 @@ static void test_converged_is_fixed_point(void) {
     float *x = random_points(21, (size_t)B * N * D);
     float centroids[B * C * D], again[B * C * D];
     int32_t labels[B * N], sizes[B * C], labels2[B * N], sizes2[B * C];
-    int ran = vs_kmeans_cpu(x, B, N, D, C, 500, 1e-12f, 3, 0, centroids, labels, sizes);
+    int ran = vs_kmeans_cpu(x, B, N, D, C, 500, 1e-12f, 3, 0, 0, centroids, labels, sizes);
     CHECK(ran < 500);  // converged: the last step moved no centroid
     for (int max_iters = 0; max_iters <= 2; max_iters++) {
         memcpy(again, centroids, sizeof centroids);
-        int ran2 = vs_kmeans_cpu(x, B, N, D, C, max_iters, 1e-12f, 99, 1, again, labels2, sizes2);
+        int ran2 = vs_kmeans_cpu(x, B, N, D, C, max_iters, 1e-12f, 99, 0, 1, again, labels2, sizes2);
         CHECK(ran2 == (max_iters ? 1 : 0));  // zero shift stops after the first iteration
         CHECK(memcmp(labels, labels2, sizeof labels) == 0);
         CHECK(memcmp(sizes, sizes2, sizeof sizes) == 0);
@@ -173,7 +173,7 @@ static void test_empty_clusters(void) {
     const uint64_t seed = 5;
     for (int c = 0; c < C; c++)
         memcpy(init + c * D, x + vs_uniform_index(seed, (uint64_t)c, N) * D, D * sizeof(float));
-    vs_kmeans_cpu(x, 1, N, D, C, 10, 1e-6f, seed, 0, centroids, labels, sizes);
+    vs_kmeans_cpu(x, 1, N, D, C, 10, 1e-6f, seed, 0, 0, centroids, labels, sizes);
     check_consistent(x, 1, N, D, C, centroids, labels, sizes);
     int empty = 0, empty_kept = 1;
     for (int c = 0; c < C; c++)
@@ -202,7 +202,7 @@ static void test_empty_clusters(void) {
     float same[10 * D];
     for (int i = 0; i < 10 * D; i++) same[i] = 1.25f;
     int32_t labels_same[10];
-    int ran = vs_kmeans_cpu(same, 1, 10, D, C, 10, 1e-6f, seed, 0, centroids, labels_same, sizes);
+    int ran = vs_kmeans_cpu(same, 1, 10, D, C, 10, 1e-6f, seed, 0, 0, centroids, labels_same, sizes);
     CHECK(ran == 1);
     CHECK(sizes[0] == 10);
     int all_zero = 1;
@@ -213,9 +213,9 @@ static void test_empty_clusters(void) {
     // One point, one cluster; one point, many clusters.
     float one[D] = {1, 2, 3};
     int32_t label_one;
-    vs_kmeans_cpu(one, 1, 1, D, 1, 3, 1e-6f, seed, 0, centroids, &label_one, sizes);
+    vs_kmeans_cpu(one, 1, 1, D, 1, 3, 1e-6f, seed, 0, 0, centroids, &label_one, sizes);
     CHECK(label_one == 0 && sizes[0] == 1 && centroids[2] == 3.0f);
-    vs_kmeans_cpu(one, 1, 1, D, C, 3, 1e-6f, seed, 0, centroids, &label_one, sizes);
+    vs_kmeans_cpu(one, 1, 1, D, C, 3, 1e-6f, seed, 0, 0, centroids, &label_one, sizes);
     CHECK(label_one == 0 && sizes[0] == 1);
 }
 
@@ -224,12 +224,12 @@ static void test_seeding(void) {
     float *x = random_points(31, (size_t)B * N * D);
     float c1[B * C * D], c2[B * C * D], c3[B * C * D];
     int32_t l1[B * N], l2[B * N], l3[B * N], s1[B * C], s2[B * C], s3[B * C];
-    vs_kmeans_cpu(x, B, N, D, C, 20, 1e-6f, 42, 0, c1, l1, s1);
-    vs_kmeans_cpu(x, B, N, D, C, 20, 1e-6f, 42, 0, c2, l2, s2);
+    vs_kmeans_cpu(x, B, N, D, C, 20, 1e-6f, 42, 0, 0, c1, l1, s1);
+    vs_kmeans_cpu(x, B, N, D, C, 20, 1e-6f, 42, 0, 0, c2, l2, s2);
     CHECK(memcmp(c1, c2, sizeof c1) == 0 && memcmp(l1, l2, sizeof l1) == 0 && memcmp(s1, s2, sizeof s1) == 0);
     // max_iters 0: the centroids are the init itself, token vs_uniform_index(seed, b*C + c, N).
-    vs_kmeans_cpu(x, B, N, D, C, 0, 1e-6f, 42, 0, c1, l1, s1);
-    vs_kmeans_cpu(x, B, N, D, C, 0, 1e-6f, 43, 0, c3, l3, s3);
+    vs_kmeans_cpu(x, B, N, D, C, 0, 1e-6f, 42, 0, 0, c1, l1, s1);
+    vs_kmeans_cpu(x, B, N, D, C, 0, 1e-6f, 43, 0, 0, c3, l3, s3);
     CHECK(memcmp(c1, c3, sizeof c1) != 0);
     int init_ok = 1;
     for (int b = 0; b < B; b++)
@@ -239,8 +239,8 @@ static void test_seeding(void) {
         }
     CHECK(init_ok);
     // Early stop: a huge tol stops after one iteration; tol 0 never stops early.
-    CHECK(vs_kmeans_cpu(x, B, N, D, C, 20, 1e30f, 42, 0, c1, l1, s1) == 1);
-    CHECK(vs_kmeans_cpu(x, B, N, D, C, 20, 0.0f, 42, 0, c1, l1, s1) == 20);
+    CHECK(vs_kmeans_cpu(x, B, N, D, C, 20, 1e30f, 42, 0, 0, c1, l1, s1) == 1);
+    CHECK(vs_kmeans_cpu(x, B, N, D, C, 20, 0.0f, 42, 0, 0, c1, l1, s1) == 20);
     free(x);
 }
 

@@ -68,14 +68,15 @@ static double update_row(const float *x, int N, int D, int C, const int32_t *lab
 }
 
 int vs_kmeans_cpu(const float *x, int B, int N, int D, int C, int max_iters, float tol,
-                  uint64_t seed, int warm, float *centroids, int32_t *labels, int32_t *sizes) {
+                  uint64_t seed, int head0, int warm, float *centroids, int32_t *labels,
+                  int32_t *sizes) {
     VS_ASSERT(B >= 1 && N >= 1 && D >= 1 && C >= 1,
               "k-means needs at least one batch row, one point, one dimension and one cluster");
     VS_ASSERT(max_iters >= 0, "k-means iterations must be >= 0 (the official settings are 50 cold, 2 warm)");
     if (!warm) {
         for (int b = 0; b < B; b++)
             for (int c = 0; c < C; c++) {
-                uint32_t n = vs_uniform_index(seed, (uint64_t)b * C + c, (uint32_t)N);
+                uint32_t n = vs_uniform_index(seed, ((uint64_t)head0 + b) * C + c, (uint32_t)N);
                 memcpy(centroids + ((size_t)b * C + c) * D, x + ((size_t)b * N + n) * D,
                        (size_t)D * sizeof(float));
             }
@@ -88,18 +89,21 @@ int vs_kmeans_cpu(const float *x, int B, int N, int D, int C, int max_iters, flo
             assign_row(x + (size_t)b * N * D, N, D, C, centroids + (size_t)b * C * D,
                        labels + (size_t)b * N, sizes + (size_t)b * C);
     }
-    while (iters < max_iters) {
-        double max_shift = 0;
-        for (int b = 0; b < B; b++) {
-            const float *xb = x + (size_t)b * N * D;
-            float *cb = centroids + (size_t)b * C * D;
-            int32_t *lb = labels + (size_t)b * N, *sb = sizes + (size_t)b * C;
+    // Each batch row (head) iterates on its own and stops when its own largest shift is below
+    // tol, so a head's result does not depend on which other heads share the call (a rank of a
+    // Ulysses group runs a different subset of heads than a single GPU does).
+    for (int b = 0; b < B; b++) {
+        const float *xb = x + (size_t)b * N * D;
+        float *cb = centroids + (size_t)b * C * D;
+        int32_t *lb = labels + (size_t)b * N, *sb = sizes + (size_t)b * C;
+        int it = 0;
+        while (it < max_iters) {
             assign_row(xb, N, D, C, cb, lb, sb);
             double shift = update_row(xb, N, D, C, lb, sb, sums, cb);
-            if (shift > max_shift) max_shift = shift;
+            it++;
+            if (shift < (double)tol) break;
         }
-        iters++;
-        if (max_shift < (double)tol) break;
+        if (it > iters) iters = it;
     }
     free(sums);
     return iters;

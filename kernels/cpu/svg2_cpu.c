@@ -28,7 +28,7 @@ void vs_svg2_cache_free_cpu(vs_svg2_cache_cpu *cache) {
 
 void vs_svg2_attention_cpu(const vs_svg2_params *params, vs_svg2_cache_cpu *cache,
                            const float *q, const float *k, const float *v, int H, int S, int D,
-                           float *out, double *density) {
+                           int head0, float *out, double *density) {
     const int C_q = params->C_q, C_k = params->C_k;
     VS_ASSERT(H >= 1 && S >= 1 && D >= 1, "SVG2 attention needs H, S, D >= 1");
     VS_ASSERT(C_q >= 1 && C_k >= 1, "SVG2 needs C_q >= 1 and C_k >= 1 clusters (official: 300 and 1000)");
@@ -62,9 +62,9 @@ void vs_svg2_attention_cpu(const vs_svg2_params *params, vs_svg2_cache_cpu *cach
         memcpy(k_centroids, cache->k_centroids, (size_t)H * C_k * D * sizeof(float));
     }
     int iters = warm ? params->iters_warm : params->iters_cold;
-    vs_kmeans_cpu(q, H, S, D, C_q, iters, params->tol, vs_svg2_kmeans_seed(params->seed, 0), warm,
+    vs_kmeans_cpu(q, H, S, D, C_q, iters, params->tol, vs_svg2_kmeans_seed(params->seed, 0), head0, warm,
                   q_centroids, q_labels, q_sizes);
-    vs_kmeans_cpu(k, H, S, D, C_k, iters, params->tol, vs_svg2_kmeans_seed(params->seed, 1), warm,
+    vs_kmeans_cpu(k, H, S, D, C_k, iters, params->tol, vs_svg2_kmeans_seed(params->seed, 1), head0, warm,
                   k_centroids, k_labels, k_sizes);
 
     // 2. Which blocks to compute.

@@ -20,17 +20,21 @@ extern "C" {
 // Batched k-means, squared Euclidean distance. x [B, N, D]; centroids [B, C, D]; labels [B, N];
 // sizes [B, C].
 // warm == 0: centroids start as C tokens drawn uniformly with replacement by vs_uniform_index
-//            (seed, b * C + c); warm != 0: centroids holds the starting centroids on entry.
+//            (seed, (head0 + b) * C + c); warm != 0: centroids holds the starting centroids on entry.
+//            head0 is the global index of batch row 0, so a head draws the same start whichever
+//            rank runs it (a Ulysses rank holds heads head0 .. head0 + B - 1).
 // Each iteration assigns every point to its nearest centroid (ties: lowest index), then moves
 // each centroid to the mean of its points; an empty cluster keeps its old centroid. The loop
-// stops after max_iters or when the largest centroid shift (L2, over all batches) is < tol.
+// stops after max_iters or when the largest centroid shift (L2) of that batch row is < tol: each
+// row converges on its own, so the result for one head does not depend on the others in the call.
 // On return: labels and sizes describe the last assignment, centroids are the means of that
 // assignment (unlike the official code, which returns pre-update centroids on early stop).
 // max_iters == 0 only assigns: labels and sizes describe the starting centroids, left unchanged.
 // Distances and means are computed in double; the result is a pure function of the inputs.
-// Returns the number of iterations run (>= 1 when max_iters >= 1).
+// Returns the largest number of iterations any row ran (>= 1 when max_iters >= 1).
 int vs_kmeans_cpu(const float *x, int B, int N, int D, int C, int max_iters, float tol,
-                  uint64_t seed, int warm, float *centroids, int32_t *labels, int32_t *sizes);
+                  uint64_t seed, int head0, int warm, float *centroids, int32_t *labels,
+                  int32_t *sizes);
 
 // The two k-means seeds of one operator call (which = 0: Q, 1: K), so that Q and K centroids
 // are not drawn from the same token positions.
@@ -92,14 +96,15 @@ typedef struct {
 void vs_svg2_cache_init_cpu(vs_svg2_cache_cpu *cache, int H, int C_q, int C_k, int D);
 void vs_svg2_cache_free_cpu(vs_svg2_cache_cpu *cache);
 
-// The whole operator. cache may be NULL (always cold). density [H] may be NULL.
+// The whole operator on heads head0 .. head0 + H - 1 of the model (head0 = 0 on one rank).
+// cache may be NULL (always cold). density [H] may be NULL.
 // Cold (no cache, or cache->valid == 0): k-means from a seeded random start, params->iters_cold
 // iterations, Q seeded with vs_svg2_kmeans_seed(params->seed, 0), K with (params->seed, 1).
 // Warm (cache->valid): k-means starts from the cached centroids, params->iters_warm iterations.
 // Either way the cache then holds this call's final centroids and is valid.
 void vs_svg2_attention_cpu(const vs_svg2_params *params, vs_svg2_cache_cpu *cache,
                            const float *q, const float *k, const float *v, int H, int S, int D,
-                           float *out, double *density);
+                           int head0, float *out, double *density);
 
 #ifdef __cplusplus
 }
