@@ -1,35 +1,17 @@
 #include "launch/generate_dist.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "parallel/vs_dist.h"
 #include "runtime/vs_check.h"
 
-// A head's own k-means seed: the run's seed mixed with the global head index, so the draw is the
-// same whichever rank runs the head and whichever heads run beside it.
-static uint64_t head_seed(uint64_t seed, int head) {
-    uint64_t z = seed + 0x9E3779B97F4A7C15ull * (uint64_t)(head + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-// vs_head_attention_fn: heads [n_heads, S, D] of this rank, one policy call per head.
+// vs_head_attention_fn: this rank's heads [n_heads, S, D] through its policy.
 static void attend_heads(void *ctx, int layer, int head_begin, const vs_tensor *q,
                          const vs_tensor *k, const vs_tensor *v, vs_tensor *out) {
     vs_dist_denoiser *d = ctx;
     VS_ASSERT(head_begin == d->head0 && q->shape[0] == d->n_heads, "Ulysses head placement changed mid-run");
-    const int64_t S = q->shape[1], D = q->shape[2], shape[3] = {1, S, D};
-    const size_t head_bytes = (size_t)(S * D) * vs_dtype_size(q->dtype);
-    for (int h = 0; h < d->n_heads; h++) {
-        vs_tensor qh = vs_tensor_view((char *)q->data + h * head_bytes, q->dtype, q->device, 3, shape);
-        vs_tensor kh = vs_tensor_view((char *)k->data + h * head_bytes, k->dtype, k->device, 3, shape);
-        vs_tensor vh = vs_tensor_view((char *)v->data + h * head_bytes, v->dtype, v->device, 3, shape);
-        vs_tensor oh = vs_tensor_view((char *)out->data + h * head_bytes, out->dtype, out->device, 3, shape);
-        vs_attention_policy_set_step(&d->heads[h], d->master->step);
-        vs_attention_policy_run(&d->heads[h], layer, d->branch, &qh, &kh, &vh, &oh);
-    }
+    vs_attention_policy_set_step(&d->heads, d->master->step);
+    vs_attention_policy_run(&d->heads, layer, d->branch, q, k, v, out);
 }
 
 void vs_dist_denoiser_init(vs_dist_denoiser *d, const wan_model *model, const vs_tensor *cond,
@@ -48,12 +30,9 @@ void vs_dist_denoiser_init(vs_dist_denoiser *d, const wan_model *model, const vs
     vs_range heads = vs_ulysses_my_heads(d->ulysses), tok = vs_ulysses_my_tokens(d->ulysses);
     d->n_heads = (int)heads.count;
     d->head0 = (int)heads.start;
-    d->heads = vs_calloc((size_t)d->n_heads, sizeof(vs_attention_policy));
-    for (int h = 0; h < d->n_heads; h++) {
-        vs_attention_policy_init(&d->heads[h], master->mode, &master->preset, cfg->num_layers, 1,
-                                 head_dim, master->steps);
-        d->heads[h].preset.params.seed = head_seed(master->preset.params.seed, d->head0 + h);
-    }
+    vs_attention_policy_init(&d->heads, master->mode, &master->preset, cfg->num_layers, d->n_heads,
+                             head_dim, master->steps);
+    d->heads.head0 = d->head0;
     d->hook_ctx.u = d->ulysses;
     d->hook_ctx.attend = attend_heads;
     d->hook_ctx.attend_ctx = d;
@@ -68,8 +47,7 @@ void vs_dist_denoiser_init(vs_dist_denoiser *d, const wan_model *model, const vs
 }
 
 void vs_dist_denoiser_free(vs_dist_denoiser *d) {
-    for (int h = 0; h < d->n_heads; h++) vs_attention_policy_free(&d->heads[h]);
-    free(d->heads);
+    vs_attention_policy_free(&d->heads);
     vs_ulysses_free(d->ulysses);
     vs_tensor_free(&d->rows_local);
     vs_tensor_free(&d->rows_full);
@@ -124,12 +102,10 @@ vs_denoiser vs_dist_denoiser_as_denoiser(vs_dist_denoiser *d) {
 
 void vs_dist_denoiser_collect_density(vs_dist_denoiser *d) {
     vs_attention_policy *m = d->master;
+    // Mean over heads: each rank's mean weighted by its head count (all ranks make the same calls).
     for (int l = 0; l < m->num_layers; l++) {
-        double sum = 0, count = 0;
-        for (int h = 0; h < d->n_heads; h++) {
-            double dh = vs_attention_policy_mean_density(&d->heads[h], l);
-            if (dh >= 0) sum += dh, count += 1;
-        }
+        double dl = vs_attention_policy_mean_density(&d->heads, l), sum = 0, count = 0;
+        if (dl >= 0) sum = dl * d->n_heads, count = d->n_heads;
         sum = vs_dist_sum(sum);
         count = vs_dist_sum(count);
         m->density_sum[l] = count > 0 ? sum / count : 0;

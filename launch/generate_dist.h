@@ -11,10 +11,11 @@
 // [U, 2U); the pipeline's "cond" call runs this rank's branch and swaps velocities with the
 // paired rank (vs_cfg_exchange); its "uncond" call returns the partner's result.
 //
-// Layout invariance: each head is attended by its own single-head policy (own centroid caches
-// per layer and branch, k-means seed derived from the GLOBAL head index), so a head's SVG2
-// result does not depend on which heads share its rank. Every rank layout therefore computes
-// the same latent bit for bit (tests/test_invariance.sh).
+// Layout invariance: this rank's heads go through an attention policy of their own (centroid
+// caches per layer, branch and head) whose head0 is the global index of its first head; the
+// SVG2 operator seeds k-means by global head and converges per head, so a head's result does not
+// depend on which heads share its rank. Every layout, the single process included, computes the
+// same latent bit for bit (tests/test_invariance.sh).
 #pragma once
 #include "parallel/vs_groups.h"
 #include "parallel/vs_ulysses.h"
@@ -27,8 +28,8 @@ typedef struct {
     vs_groups *groups;
     vs_ulysses *ulysses;
     vs_ulysses_hook_ctx hook_ctx;
-    vs_attention_policy *master;  // the run's policy: step index in, density report out
-    vs_attention_policy *heads;   // [my heads] one single-head policy each
+    vs_attention_policy *master;  // the run's policy (all heads): step index in, density report out
+    vs_attention_policy heads;    // this rank's heads [head0, head0 + n_heads)
     int n_heads, head0;
     int branch;                   // the branch of the forward in progress
     vs_tensor rows_local;         // [n_local, out_dim * 4]
