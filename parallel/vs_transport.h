@@ -7,9 +7,12 @@
 //
 // Every failure is fatal (vs_die: rank, host, file:line, the call, a hint, then MPI_Abort).
 //
-// Test hook (documented in docs/distributed.md): with VS_TEST_FAIL_RANK=k, world rank k dies
-// through vs_die at its VS_TEST_FAIL_AFTER-th collective (default 3), to test that one failing
-// rank ends the whole job promptly.
+// A watchdog thread aborts the job when one collective runs longer than VS_COMM_TIMEOUT_S
+// seconds (default 600): a stuck peer never leaves the others waiting forever.
+//
+// Test hooks (docs/distributed.md): with VS_TEST_FAIL_RANK=k, world rank k dies through vs_die at
+// its VS_TEST_FAIL_AFTER-th collective (default 3); with VS_TEST_STALL_RANK=k it stops there
+// forever instead (alive, silent), which only the other ranks' watchdogs can end.
 #pragma once
 #include <stddef.h>
 
@@ -67,8 +70,13 @@ vs_transport *vs_transport_nccl_new(MPI_Comm comm);
 
 void vs_transport_free(vs_transport *t);
 
-// Called by implementations at the start of every collective: counts it, fires the test hook.
-void vs_transport_count_call(vs_transport *t);
+// Implementations bracket every collective with these: begin counts it, runs the test hooks and
+// starts the watchdog's clock; end stops it.
+void vs_transport_begin(vs_transport *t);
+void vs_transport_end(vs_transport *t);
+// Run by the watchdog before it aborts the job (NCCL: ncclCommAbort on every communicator).
+void vs_transport_add_abort_hook(void (*hook)(void));
+void vs_transport_abort_all(void);
 
 #ifdef __cplusplus
 }

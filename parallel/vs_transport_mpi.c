@@ -24,37 +24,42 @@ static void to_int(const size_t *bytes, const size_t *offsets, int n, int *count
 static void mpi_alltoallv(vs_transport *t, const void *send, const size_t *send_bytes,
                           const size_t *send_offsets, void *recv, const size_t *recv_bytes,
                           const size_t *recv_offsets) {
-    vs_transport_count_call(t);
+    vs_transport_begin(t);
     mpi_impl *m = impl_of(t);
     to_int(send_bytes, send_offsets, t->size, m->counts, m->displs);
     to_int(recv_bytes, recv_offsets, t->size, m->rcounts, m->rdispls);
     VS_MPI_CHECK(MPI_Alltoallv(send, m->counts, m->displs, MPI_BYTE, recv, m->rcounts, m->rdispls,
                                MPI_BYTE, m->comm));
+    vs_transport_end(t);
 }
 
 static void mpi_allgatherv(vs_transport *t, const void *send, size_t send_bytes, void *recv,
                            const size_t *recv_bytes, const size_t *recv_offsets) {
-    vs_transport_count_call(t);
+    vs_transport_begin(t);
     mpi_impl *m = impl_of(t);
     VS_ASSERT(send_bytes == recv_bytes[t->rank], "allgatherv: this rank's block size must equal recv_bytes[rank]");
     to_int(recv_bytes, recv_offsets, t->size, m->rcounts, m->rdispls);
     VS_MPI_CHECK(MPI_Allgatherv(send, VS_MPI_COUNT(send_bytes), MPI_BYTE, recv, m->rcounts,
                                 m->rdispls, MPI_BYTE, m->comm));
+    vs_transport_end(t);
 }
 
 static void mpi_allreduce_sum_f32(vs_transport *t, float *data, size_t count) {
-    vs_transport_count_call(t);
+    vs_transport_begin(t);
     VS_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, VS_MPI_COUNT(count), MPI_FLOAT, MPI_SUM, impl_of(t)->comm));
+    vs_transport_end(t);
 }
 
 static void mpi_broadcast(vs_transport *t, void *data, size_t bytes, int root) {
-    vs_transport_count_call(t);
+    vs_transport_begin(t);
     VS_MPI_CHECK(MPI_Bcast(data, VS_MPI_COUNT(bytes), MPI_BYTE, root, impl_of(t)->comm));
+    vs_transport_end(t);
 }
 
 static void mpi_barrier(vs_transport *t) {
-    vs_transport_count_call(t);
+    vs_transport_begin(t);
     VS_MPI_CHECK(MPI_Barrier(impl_of(t)->comm));
+    vs_transport_end(t);
 }
 
 static void host_copy2d(vs_transport *t, void *dst, size_t dst_pitch, const void *src,

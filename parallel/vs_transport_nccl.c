@@ -10,10 +10,11 @@
 //  - every call is checked (VS_NCCL_CHECK: ncclGetErrorString + ncclGetLastError -> vs_die);
 //  - the host waits for a collective by polling cudaStreamQuery and ncclCommGetAsyncError, never
 //    with cudaStreamSynchronize, so an asynchronous NCCL error surfaces at once;
-//  - a watchdog thread polls ncclCommGetAsyncError on every live communicator every 100 ms and
-//    times a collective in flight; on an error, or after VS_NCCL_TIMEOUT_S seconds (default 600)
-//    in one collective, it calls ncclCommAbort on every communicator and vs_die, whose handler is
-//    MPI_Abort: mpirun then ends every rank. A rank killed outright is seen by mpirun itself.
+//  - a watchdog thread polls ncclCommGetAsyncError on every live communicator every 100 ms; on an
+//    error it calls ncclCommAbort on every communicator and vs_die, whose handler is MPI_Abort:
+//    mpirun then ends every rank. A collective that never finishes (a stuck peer) is caught by
+//    the transports' common timeout watchdog (VS_COMM_TIMEOUT_S, parallel/vs_transport.c), which
+//    runs the same ncclCommAbort first. A rank killed outright is seen by mpirun itself.
 // Streams: collectives run on the legacy default stream (ordered after the model's work on any
 // blocking stream) and every call returns with its results ready.
 #include "parallel/vs_transport.h"
@@ -63,14 +64,8 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static ncclComm_t g_comms[MAX_COMMS];
 static int g_n_comms = 0;
 static int g_watchdog_started = 0;
-static double g_inflight_since = 0;  // seconds, 0 when no collective is in flight
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
+// Also run by the timeout watchdog; no lock: the process is about to die either way.
 static void abort_all_comms(void) {
     for (int i = 0; i < g_n_comms; i++)
         if (g_comms[i]) ncclCommAbort(g_comms[i]);  // best effort: we are dying anyway
@@ -79,8 +74,6 @@ static void abort_all_comms(void) {
 
 static void *watchdog(void *arg) {
     (void)arg;
-    const char *env = getenv("VS_NCCL_TIMEOUT_S");
-    double timeout = env && atof(env) > 0 ? atof(env) : 600.0;
     const struct timespec tick = {0, 100 * 1000 * 1000};
     for (;;) {
         nanosleep(&tick, NULL);
@@ -96,12 +89,6 @@ static void *watchdog(void *arg) {
                 vs_die(__FILE__, __LINE__, "ncclCommGetAsyncError (watchdog)", what,
                        "rerun with NCCL_DEBUG=WARN; check the links between the GPUs/hosts and that no rank died");
             }
-        }
-        if (g_inflight_since > 0 && now_s() - g_inflight_since > timeout) {
-            abort_all_comms();
-            vs_dief(__FILE__, __LINE__,
-                    "a peer rank is stuck or dead; raise VS_NCCL_TIMEOUT_S if single collectives legitimately take longer",
-                    "NCCL collective did not finish within %.0f s (watchdog)", timeout);
         }
         pthread_mutex_unlock(&g_lock);
     }
@@ -119,6 +106,7 @@ static void watch(ncclComm_t comm) {
                    "raise the process/thread limit (ulimit -u)");
         pthread_detach(th);
         g_watchdog_started = 1;
+        vs_transport_add_abort_hook(abort_all_comms);
     }
     pthread_mutex_unlock(&g_lock);
 }
@@ -133,12 +121,7 @@ static void unwatch(ncclComm_t comm) {
 // ------------------------------------------------------------------------------- calls
 static nccl_impl *impl_of(vs_transport *t) { return (nccl_impl *)t->impl; }
 
-static void begin(vs_transport *t) {
-    vs_transport_count_call(t);
-    pthread_mutex_lock(&g_lock);
-    g_inflight_since = now_s();
-    pthread_mutex_unlock(&g_lock);
-}
+static void begin(vs_transport *t) { vs_transport_begin(t); }
 
 // Waits for the stream without blocking inside CUDA, so NCCL's asynchronous errors surface.
 static void finish(vs_transport *t) {
@@ -152,9 +135,7 @@ static void finish(vs_transport *t) {
         if (async != ncclSuccess && async != ncclInProgress) nccl_die(__FILE__, __LINE__, "NCCL collective", async, n->nccl);
         sched_yield();
     }
-    pthread_mutex_lock(&g_lock);
-    g_inflight_since = 0;
-    pthread_mutex_unlock(&g_lock);
+    vs_transport_end(t);
 }
 
 static void nccl_alltoallv(vs_transport *t, const void *send, const size_t *send_bytes,

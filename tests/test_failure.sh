@@ -3,7 +3,10 @@
 # host, when one rank fails, never hang:
 #   1. one rank hits vs_die mid-run (test hook VS_TEST_FAIL_RANK / VS_TEST_FAIL_AFTER, counted in
 #      collectives) while the others wait in an all-to-all: vs_die -> MPI_Abort;
-#   2. one rank is killed with SIGKILL mid-run: mpirun notices and ends the others.
+#   2. one rank is killed with SIGKILL mid-run: mpirun notices and ends the others;
+#   3. as 1, inside `vidsparse generate --ulysses 2`;
+#   4. one rank stalls forever, alive (test hook VS_TEST_STALL_RANK): the others' watchdog
+#      (VS_COMM_TIMEOUT_S=3 here) aborts the job.
 # The long-running job is `vidsparse bench comm` with a huge iteration count; every launch is
 # guarded by `timeout 60` and must finish well before it.
 set -uo pipefail
@@ -57,6 +60,19 @@ took=$((SECONDS - start))
 if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ]; then echo "FAIL: exit $rc (0 = not detected, 124 = hung)"; fail=1; fi
 grep -q "rank 1/2 on $host" "$work/out3" || { echo "FAIL: no message naming rank 1 and host $host"; fail=1; }
 [ ! -e "$work/never.safetensors" ] || { echo "FAIL: a failed run wrote its output"; fail=1; }
+[ "$took" -le 30 ] || { echo "FAIL: took ${took}s to end the job"; fail=1; }
+echo "exit $rc after ${took}s"
+
+echo "== 4. VS_TEST_STALL_RANK=1: rank 1 of 3 stops at its 40th collective; timeout 3 s"
+start=$SECONDS
+VS_TEST_STALL_RANK=1 VS_TEST_FAIL_AFTER=40 VS_COMM_TIMEOUT_S=3 timeout 60 "$mpiexec" --oversubscribe -np 3 \
+    -x VS_TEST_STALL_RANK -x VS_TEST_FAIL_AFTER -x VS_COMM_TIMEOUT_S "$VS_BINARY" "${forever[@]}" >"$work/out4" 2>&1
+rc=$?
+took=$((SECONDS - start))
+grep -E "ERROR|stalls|within" "$work/out4" | head -4
+if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ]; then echo "FAIL: exit $rc (0 = not detected, 124 = hung)"; fail=1; fi
+grep -qE "rank [02]/3 on $host" "$work/out4" || { echo "FAIL: no message naming a waiting rank and host $host"; fail=1; }
+grep -q "did not finish within 3 s" "$work/out4" || { echo "FAIL: the watchdog did not fire"; fail=1; }
 [ "$took" -le 30 ] || { echo "FAIL: took ${took}s to end the job"; fail=1; }
 echo "exit $rc after ${took}s"
 
