@@ -15,6 +15,7 @@
 #include "launch/commands.h"
 #include "launch/generate_dist.h"
 #include "launch/progress.h"
+#include "launch/video_args.h"
 #include "parallel/vs_dist.h"
 #include "parallel/vs_groups.h"
 #include "runtime/vs_attention_policy.h"
@@ -26,6 +27,7 @@
 #include "runtime/vs_safetensors.h"
 #include "runtime/vs_wan_denoiser.h"
 #include "runtime/wan_model.h"
+#include "runtime/wan_vae_video.h"
 
 
 enum { TINY_WEIGHTS_SEED = 7, TINY_CONTEXT_TOKENS = 16 };
@@ -46,6 +48,11 @@ typedef struct {
     vs_attention_mode attention;
     int verbose;
     int tiny;
+    // Video output (-o *.mp4): the VAE, where latents are kept, video options.
+    const char *vae;
+    const char *save_latents;
+    int video;
+    vs_video_options video_opts;
     int ulysses;       // 0: single process (no parallel/ at all)
     int cfg_parallel;  // 1: CFG branches on two rank groups
     int tiny_heads;    // 0: the tiny model's own head count
@@ -71,8 +78,11 @@ static void usage(FILE *out) {
         "  --attention dense|svg2 self-attention (default svg2)\n"
         "  --svg2-preset FILE     SVG2 settings (default configs/svg2-wan-720p.json when W*H >= 1280*720,\n"
         "                         else configs/svg2-wan-480p.json; tiny: built in)\n"
-        "  -o, --output FILE      latents as .safetensors, tensor \"latents\" [16, T, H/8, W/8]\n"
+        "  -o, --output FILE      .mp4/.mkv/.mov/.y4m: decode with the VAE and write the video;\n"
+        "                         .safetensors: the latents, tensor \"latents\" [16, T, H/8, W/8]\n"
         "                         (default latents.safetensors)\n"
+        "  --save-latents FILE    also keep the latents (.safetensors), written before decoding\n"
+        "%s"
         "  -v, --verbose          debug log lines (per step timestep and sigma)\n"
         "  --ulysses N            multi-rank (mpirun/srun): shard tokens over groups of N ranks, heads\n"
         "                         inside self-attention; N <= heads (docs/distributed.md)\n"
@@ -82,11 +92,12 @@ static void usage(FILE *out) {
         "                         test layouts with more Ulysses ranks (128 / N must be even, >= 6)\n"
         "  -h, --help             this text\n\n"
         "examples:\n"
-        "  vidsparse generate --model tiny -o tiny.safetensors\n"
+        "  vidsparse generate --model tiny -o tiny.mp4\n"
         "  vidsparse generate --model Wan2.1-T2V-1.3B --prompt-embeds cat.safetensors \\\n"
         "      --size 832x480 --frames 81 --steps 50 --attention svg2 -o cat.safetensors\n"
         "  mpirun -np 8 vidsparse generate --model DIR --prompt-embeds cat.safetensors \\\n"
-        "      --ulysses 4 --cfg-parallel -o cat.safetensors\n");
+        "      --ulysses 4 --cfg-parallel -o cat.mp4\n",
+        vs_video_option_help);
 }
 
 // One message, exit code 2: bad input, nothing loaded yet.
@@ -136,11 +147,6 @@ static int is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcmp(s + n - m, suffix);
-}
-
 // A file next to the binary's source tree when the path is relative and absent from the current
 // directory: <exe>/../PATH, then <exe>/PATH (the build directory sits in the source tree).
 static const char *find_data_file(const char *rel, char *buf, size_t len) {
@@ -166,6 +172,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
     a->sampler = VS_SAMPLER_UNIPC;
     a->attention = VS_ATTENTION_SVG2;
     a->output = "latents.safetensors";
+    vs_video_options_default(&a->video_opts);
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *val = NULL;
         char name[64];
@@ -188,7 +195,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         static const char *const with_value[] = {
             "--model", "--config", "--prompt-embeds", "--size", "--frames", "--steps", "--shift",
             "--guide-scale", "--seed", "--sampler", "--attention", "--svg2-preset", "-o",
-            "--output", "--ulysses", "--tiny-heads"};
+            "--output", "--vae", "--save-latents", "--fps", "--crf", "--ulysses", "--tiny-heads"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
             known |= !strcmp(arg, with_value[k]);
@@ -203,6 +210,15 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         else if (!strcmp(arg, "--prompt-embeds")) a->prompt_embeds = val;
         else if (!strcmp(arg, "--svg2-preset")) a->svg2_preset = val;
         else if (!strcmp(arg, "-o") || !strcmp(arg, "--output")) a->output = val;
+        else if (!strcmp(arg, "--vae")) a->vae = val;
+        else if (!strcmp(arg, "--save-latents")) a->save_latents = val;
+        else if (!strcmp(arg, "--fps")) {
+            if (parse_int(val, 1, 1000, &a->video_opts.fps))
+                return bad_arg("--fps '%s': must be an integer in 1..1000%s", val, "");
+        } else if (!strcmp(arg, "--crf")) {
+            if (parse_int(val, 0, 51, &a->video_opts.crf))
+                return bad_arg("--crf '%s': must be an integer in 0..51%s", val, "");
+        }
         else if (!strcmp(arg, "--size")) {
             if (parse_size(val, &a->width, &a->height))
                 return bad_arg("--size '%s': expected WxH (or W*H), e.g. 832x480%s", val, "");
@@ -283,9 +299,26 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         if (!is_file(a->svg2_preset))
             return bad_arg("cannot find the default SVG2 preset %s; give --svg2-preset FILE%s", rel, "");
     }
-    if (!ends_with(a->output, ".safetensors"))
-        return bad_arg("-o '%s': latents are written as .safetensors (name the file *.safetensors)%s",
+    // Video output: -o names a video or the latents; the VAE must be at hand before denoising.
+    const vs_output_kind kind = vs_output_kind_of(a->output);
+    if (kind == VS_OUT_UNKNOWN)
+        return bad_arg("-o '%s': name a video (.mp4, .mkv, .mov, .y4m) or latents (.safetensors)%s",
                        a->output, "");
+    a->video = kind == VS_OUT_VIDEO;
+    if (a->save_latents && vs_output_kind_of(a->save_latents) != VS_OUT_LATENTS)
+        return bad_arg("--save-latents '%s': latents are written as .safetensors%s", a->save_latents, "");
+    if (a->save_latents && vs_output_dir_problem(a->save_latents))
+        return bad_arg("--save-latents: %s%s", vs_output_dir_problem(a->save_latents), "");
+    if (a->video && !a->vae) {
+        static char vae_buf[4096];
+        a->vae = vs_default_vae(a->model, vae_buf, sizeof vae_buf);
+        if (!a->vae)
+            return bad_arg("-o '%s' is a video, so the VAE is needed: give --vae DIR (a diffusers "
+                           "AutoencoderKLWan folder; convert an official Wan2.1_VAE.pth once with "
+                           "tools/convert_wan_vae.py) or --vae tiny%s", a->output, "");
+    }
+    if (a->vae && strcmp(a->vae, "tiny") && !is_file(a->vae) && !is_dir(a->vae))
+        return bad_arg("--vae '%s': no such file or folder (or use --vae tiny)%s", a->vae, "");
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", a->output);
     char *slash = strrchr(dir, '/');
@@ -324,7 +357,7 @@ static vs_tensor tiny_context(const vs_wan_config *cfg, int branch) {
     return t;
 }
 
-static int write_latents(const gen_args *a, const vs_tensor *latent) {
+static int write_latents(const gen_args *a, const char *path, const vs_tensor *latent) {
     char steps[16], seed[32], shift[32], guide[32], size[32], frames[16];
     snprintf(steps, sizeof steps, "%d", a->steps);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)a->seed);
@@ -338,7 +371,39 @@ static int write_latents(const gen_args *a, const vs_tensor *latent) {
                           vs_sampler_name(a->sampler),
                           a->attention == VS_ATTENTION_SVG2 ? "svg2" : "dense"};
     const char *names[] = {"latents"};
-    return vs_st_write(a->output, 1, names, latent, 10, keys, vals);
+    return vs_st_write(path, 1, names, latent, 10, keys, vals);
+}
+
+// Latents first (-o x.safetensors, or --save-latents), then the video, so a failed decode loses
+// no denoising work: without --save-latents the latents are then kept in <output>.latents.safetensors.
+static int write_outputs(const gen_args *a, const vs_tensor *latent, const vs_wan_vae *vae) {
+    const int64_t *s = latent->shape;
+    const char *latents_path = a->video ? a->save_latents : a->output;
+    int rc = 0;
+    double t0 = vs_now_seconds();
+    if (latents_path && write_latents(a, latents_path, latent) != 0) {
+        fprintf(stderr, "vidsparse generate: writing %s: %s\n", latents_path, vs_last_error());
+        rc = 1;
+    } else if (latents_path) {
+        VS_INFO("stage write: %.3f s (latents [%lld, %lld, %lld, %lld] -> %s)", vs_now_seconds() - t0,
+                (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[3], latents_path);
+    }
+    if (!a->video) return rc;
+    t0 = vs_now_seconds();
+    if (vs_wan_vae_decode_to_video(vae, latent->data, (int)s[1], (int)s[2], (int)s[3], a->output,
+                                   &a->video_opts, NULL, 0, NULL) == 0) {
+        VS_INFO("stage decode: %.3f s", vs_now_seconds() - t0);
+        return rc;
+    }
+    fprintf(stderr, "vidsparse generate: decoding to %s failed: %s\n", a->output, vs_last_error());
+    char rescue[4200];
+    snprintf(rescue, sizeof rescue, "%s.latents.safetensors", a->output);
+    const char *kept = a->save_latents && rc == 0 ? a->save_latents
+                       : write_latents(a, rescue, latent) == 0 ? rescue : NULL;
+    if (kept)
+        fprintf(stderr, "vidsparse generate: the latents are in %s; retry the video with "
+                        "`vidsparse decode %s -o %s --vae %s`\n", kept, kept, a->output, a->vae);
+    return 1;
 }
 
 static void report_density(const vs_attention_policy *policy) {
@@ -382,6 +447,8 @@ int cmd_generate(int argc, char **argv) {
     vs_dist dist;
     vs_dist_init(&dist);
     rc = generate(&a, &dist);
+    // A rank that fails may leave others waiting in a collective: end them all.
+    if (rc != 0 && dist.world > 1) vs_dist_abort(rc);
     vs_dist_finalize(&dist);
     return rc;
 }
@@ -471,6 +538,21 @@ static int generate(gen_args *ap, const vs_dist *dist) {
                 preset.params.iters_cold, preset.params.iters_warm,
                 (int)floor((double)preset.dense_step_fraction * a.steps + 1e-9), preset.dense_layers);
 
+    // ---- the VAE for video output, loaded before the long work so a bad one fails now (on
+    // rank 0 only, which decodes; a failure there aborts the whole job, see cmd_generate)
+    vs_wan_vae vae = {0};
+    if (a.video && (!dist || dist->rank == 0)) {
+        if (vs_wan_vae_open(&vae, a.vae) != 0) {
+            fprintf(stderr, "vidsparse generate: loading the VAE %s: %s\n", a.vae, vs_last_error());
+            return 2;
+        }
+        if (vae.cfg.z_dim != cfg.out_dim) {
+            fprintf(stderr, "vidsparse generate: the VAE %s takes %d latent channels, the model makes %d\n",
+                    a.vae, vae.cfg.z_dim, cfg.out_dim);
+            return 2;
+        }
+    }
+
     // ---- the model
     wan_model model;
     if (a.tiny) {
@@ -491,7 +573,7 @@ static int generate(gen_args *ap, const vs_dist *dist) {
 
     // ---- denoise: one process, or a rank of a Ulysses (x CFG) layout
     vs_attention_policy policy;
-    vs_attention_policy_init(&policy, a.attention, &preset, cfg.num_layers, cfg.num_heads,
+    vs_attention_policy_init(&policy, a.attention, &preset, cfg.num_layers, cfg.num_heads, 0,
                              cfg.dim / cfg.num_heads, a.steps);
     const int64_t lshape[4] = {cfg.out_dim, T, H, W};
     vs_wan_denoiser wd;
@@ -531,16 +613,10 @@ static int generate(gen_args *ap, const vs_dist *dist) {
                 tm.forward_s, tm.sampler_s);
         if (dist) vs_dist_denoiser_collect_density(&dd);
         if (a.attention == VS_ATTENTION_SVG2) report_density(&policy);
-        // The latent is replicated: rank 0 writes it.
-        double t_write = vs_now_seconds();
-        if (rank0 && write_latents(&a, &latent) != 0) {
-            fprintf(stderr, "vidsparse generate: writing %s: %s\n", a.output, vs_last_error());
-            rc = 1;
-        } else {
-            VS_INFO("stage write: %.3f s (latents [%d, %d, %d, %d] -> %s)",
-                    vs_now_seconds() - t_write, cfg.out_dim, T, H, W, a.output);
-        }
+        // The latent is replicated: rank 0 alone writes it (and decodes it).
+        if (rank0) rc = write_outputs(&a, &latent, &vae);
     }
+    vs_wan_vae_free(&vae);
     vs_tensor_free(&latent);
     if (dist) {
         vs_dist_denoiser_free(&dd);

@@ -10,3 +10,4 @@ typedef struct {
 
 
 int cmd_generate(int argc, char **argv);  // launch/cmd_generate.c
+int cmd_decode(int argc, char **argv);    // launch/cmd_decode.c

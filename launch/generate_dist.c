@@ -31,8 +31,7 @@ void vs_dist_denoiser_init(vs_dist_denoiser *d, const wan_model *model, const vs
     d->n_heads = (int)heads.count;
     d->head0 = (int)heads.start;
     vs_attention_policy_init(&d->heads, master->mode, &master->preset, cfg->num_layers, d->n_heads,
-                             head_dim, master->steps);
-    d->heads.head0 = d->head0;
+                             d->head0, head_dim, master->steps);
     d->hook_ctx.u = d->ulysses;
     d->hook_ctx.attend = attend_heads;
     d->hook_ctx.attend_ctx = d;

@@ -19,9 +19,14 @@ static void format_duration(double s, char *buf, size_t len) {
 
 void vs_progress_update(void *ctx, int done, int steps, double elapsed_s) {
     vs_progress *p = ctx;
-    double per_step = done > 0 ? elapsed_s / done : 0;
+    if (done == 0) {  // the empty bar before the first step; nothing to say in a log
+        if (p->tty) fprintf(p->out, "\r[%*s] 0/%d\033[K", BAR_WIDTH, "", steps);
+        fflush(p->out);
+        return;
+    }
+    double per_step = elapsed_s / done;
     char speed[32], eta[32];
-    if (per_step >= 1.0 || per_step == 0) snprintf(speed, sizeof speed, "%.2f s/it", per_step);
+    if (per_step >= 1.0 || per_step <= 0) snprintf(speed, sizeof speed, "%.2f s/it", per_step);
     else snprintf(speed, sizeof speed, "%.2f it/s", 1.0 / per_step);
     format_duration(per_step * (steps - done), eta, sizeof eta);
     if (p->tty) {

@@ -146,6 +146,15 @@ double vs_dist_sum(double x) {
     return x;
 }
 
+void vs_dist_abort(int code) {
+    fflush(stdout);
+    fflush(stderr);
+#ifdef VS_HAVE_MPI
+    if (g_dist_ready) MPI_Abort(MPI_COMM_WORLD, code);
+#endif
+    exit(code);
+}
+
 void vs_dist_finalize(vs_dist *d) {
 #ifdef VS_HAVE_MPI
     if (g_dist_ready && g_dist.mpi) {

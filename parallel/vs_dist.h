@@ -45,6 +45,9 @@ double vs_dist_max(double x);
 // The sum of x over all ranks (host values; counts).
 double vs_dist_sum(double x);
 
+// Ends every rank of the job with exit code `code` (MPI_Abort); exit(code) in one process.
+void vs_dist_abort(int code);
+
 // Finalises MPI if vs_dist_init started it. Call once, after the last collective.
 void vs_dist_finalize(vs_dist *d);
 

@@ -24,15 +24,16 @@ vs_svg2_preset vs_svg2_tiny_preset(void) {
 }
 
 void vs_attention_policy_init(vs_attention_policy *p, vs_attention_mode mode,
-                              const vs_svg2_preset *preset, int num_layers, int heads,
+                              const vs_svg2_preset *preset, int num_layers, int heads, int head0,
                               int head_dim, int steps) {
-    VS_ASSERT(num_layers >= 1 && heads >= 1 && head_dim >= 1 && steps >= 1,
-              "the attention policy needs layers, heads, head_dim and steps >= 1");
+    VS_ASSERT(num_layers >= 1 && heads >= 1 && head0 >= 0 && head_dim >= 1 && steps >= 1,
+              "the attention policy needs layers, heads, head_dim and steps >= 1, head0 >= 0");
     memset(p, 0, sizeof *p);
     p->mode = mode;
     p->preset = *preset;
     p->num_layers = num_layers;
     p->heads = heads;
+    p->head0 = head0;
     p->head_dim = head_dim;
     p->steps = steps;
     // floor(), as the official scripts; the small epsilon keeps 0.2 * 10 from landing on 1.999...

@@ -36,7 +36,7 @@ typedef struct {
     vs_svg2_preset preset;
     int num_layers;
     int heads;        // heads this process runs (all of them in a single process)
-    int head0;        // global index of the first of them (0 in a single process); seeds SVG2
+    int head0;        // the model's index of the first of them (0 in a single process)
     int head_dim;
     int steps;        // denoising steps of the run
     int dense_steps;  // floor(dense_step_fraction * steps)
@@ -54,8 +54,10 @@ int vs_attention_mode_parse(const char *name, vs_attention_mode *mode);
 // min_kc_ratio 0.1, k-means 50/2 iterations, tol 1e-4, dense_step_fraction 0.25, dense_layers 1.
 vs_svg2_preset vs_svg2_tiny_preset(void);
 
+// heads, head0: this process runs the model's heads head0 .. head0 + heads - 1 (SVG2 seeds its
+// k-means start by the model's head index, so a head clusters alike in any rank layout).
 void vs_attention_policy_init(vs_attention_policy *p, vs_attention_mode mode,
-                              const vs_svg2_preset *preset, int num_layers, int heads,
+                              const vs_svg2_preset *preset, int num_layers, int heads, int head0,
                               int head_dim, int steps);
 void vs_attention_policy_free(vs_attention_policy *p);
 void vs_attention_policy_set_step(vs_attention_policy *p, int step);

@@ -36,6 +36,7 @@ int vs_pipeline_run(const vs_pipeline_params *p, const vs_denoiser *denoiser,
 
     int rc = 0;
     const double t0 = vs_now_seconds();
+    if (progress) progress(progress_ctx, 0, p->steps, 0.0);
     for (int i = 0; i < p->steps && rc == 0; i++) {
         const int64_t t = vs_sampler_timestep(&sampler);
         if (policy) vs_attention_policy_set_step(policy, i);

@@ -41,7 +41,8 @@ typedef struct {
     int forwards;       // denoiser calls
 } vs_pipeline_timings;
 
-// Called after every step with the steps done so far and the seconds since the loop started.
+// Called with done = 0 before the first step, then after every step with the steps done so far
+// and the seconds since the loop started.
 typedef void (*vs_progress_fn)(void *ctx, int done, int steps, double elapsed_s);
 
 // Element j of the initial noise of `seed`: vs_normal_at(seed, j), the flat index over

@@ -78,6 +78,22 @@ int wan_model_load(wan_model *m, const vs_wan_config *cfg, const char *path, vs_
                        path);
     }
 
+    // Weights the T2V forward would silently ignore mean the config does not describe the file.
+    char extra[64];
+    snprintf(extra, sizeof extra, diffusers ? "blocks.%d.scale_shift_table" : "blocks.%d.modulation",
+             cfg->num_layers);
+    const char *img = diffusers ? "condition_embedder.image_embedder.ff.net.0.proj.weight"
+                                : "img_emb.proj.1.weight";
+    if (find(&ck, prefix, extra, NULL) || find(&ck, prefix, img, NULL)) {
+        int is_img = find(&ck, prefix, img, NULL) != NULL;
+        vs_checkpoint_close(&ck);
+        return VS_FAIL("checkpoint '%s' holds '%s%s', which a T2V config with %d layers does not "
+                       "have: %s",
+                       path, prefix, is_img ? img : extra, cfg->num_layers,
+                       is_img ? "image-to-video checkpoints are not supported"
+                              : "num_layers in the config is smaller than in the weights");
+    }
+
     m->cfg = *cfg;
     m->device = VS_DEV_CPU;
     m->blocks = vs_calloc((size_t)cfg->num_layers, sizeof *m->blocks);

@@ -19,7 +19,7 @@ static void test_warmup_schedule(void) {
     pre.dense_step_fraction = 0.2f;
     pre.dense_layers = 1;
     vs_attention_policy p;
-    vs_attention_policy_init(&p, VS_ATTENTION_SVG2, &pre, LAYERS, H, D, 10);
+    vs_attention_policy_init(&p, VS_ATTENTION_SVG2, &pre, LAYERS, H, 0, D, 10);
     CHECK(p.dense_steps == 2);
     vs_attention_policy_set_step(&p, 1);
     CHECK(vs_attention_policy_is_dense(&p, 2));
@@ -27,7 +27,7 @@ static void test_warmup_schedule(void) {
     CHECK(!vs_attention_policy_is_dense(&p, 2) && !vs_attention_policy_is_dense(&p, 1));
     CHECK(vs_attention_policy_is_dense(&p, 0));
     vs_attention_policy_free(&p);
-    vs_attention_policy_init(&p, VS_ATTENTION_DENSE, &pre, LAYERS, H, D, 10);
+    vs_attention_policy_init(&p, VS_ATTENTION_DENSE, &pre, LAYERS, H, 0, D, 10);
     vs_attention_policy_set_step(&p, 9);
     CHECK(vs_attention_policy_is_dense(&p, 2));
     vs_attention_policy_free(&p);
@@ -54,7 +54,7 @@ static void test_run_and_cache(void) {
     pre.params.top_p = 1.0f;
     pre.dense_step_fraction = 0.5f;
     vs_attention_policy p;
-    vs_attention_policy_init(&p, VS_ATTENTION_SVG2, &pre, LAYERS, H, D, 4);
+    vs_attention_policy_init(&p, VS_ATTENTION_SVG2, &pre, LAYERS, H, 0, D, 4);
     vs_attention_policy_set_step(&p, 0);
     vs_attention_policy_run(&p, 2, VS_BRANCH_COND, &tq, &tk, &tv, &to);  // warm-up: dense
     CHECK(vs_rel_l2(out, ref, H * S * D) < 1e-6);
@@ -77,7 +77,7 @@ static void test_run_and_cache(void) {
     pre.params.min_kc_ratio = 0.0f;
     pre.params.C_k = 1000;
     pre.dense_step_fraction = 0.0f;
-    vs_attention_policy_init(&p, VS_ATTENTION_SVG2, &pre, LAYERS, H, D, 4);
+    vs_attention_policy_init(&p, VS_ATTENTION_SVG2, &pre, LAYERS, H, 0, D, 4);
     vs_attention_policy_run(&p, 1, VS_BRANCH_COND, &tq, &tk, &tv, &to);
     double dens = vs_attention_policy_mean_density(&p, 1);
     CHECK_MSG(dens > 0 && dens < 0.9, "density %g", dens);
@@ -104,7 +104,7 @@ static void test_single_hook(void) {
     vs_dense_attention_cpu(qh, kh, vh, H, S, D, ref);
     vs_svg2_preset pre = vs_svg2_tiny_preset();
     vs_attention_policy p;
-    vs_attention_policy_init(&p, VS_ATTENTION_DENSE, &pre, LAYERS, H, D, 4);
+    vs_attention_policy_init(&p, VS_ATTENTION_DENSE, &pre, LAYERS, H, 0, D, 4);
     vs_attention_single s;
     vs_attention_single_init(&s, &p);
     vs_attention_hook hook = vs_attention_single_hook(&s);

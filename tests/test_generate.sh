@@ -10,6 +10,16 @@ failed=0
 pass() { echo "ok   $1"; }
 fail() { echo "FAIL $1"; failed=$((failed + 1)); }
 
+bad() {  # expected-message, args...
+    local msg=$1; shift
+    "$bin" generate "$@" -o "$tmp/bad.safetensors" >"$tmp/log" 2>&1
+    local rc=$?
+    if [ $rc -eq 2 ] && grep -q -- "$msg" "$tmp/log" && [ ! -e "$tmp/bad.safetensors" ]; then
+        pass "bad: $*"
+    else
+        fail "bad: $* (rc $rc)"; cat "$tmp/log"
+    fi
+}
 run_ok() {  # name, args...
     local name=$1; shift
     if "$bin" generate "$@" >"$tmp/log" 2>&1; then pass "$name"; else fail "$name"; cat "$tmp/log"; fi
@@ -51,17 +61,34 @@ else
     echo "(python3 with numpy + safetensors not found: prompt-embedding file cases not run)"
 fi
 
-# Bad arguments: exit code 2, a message naming the problem, no output file.
-bad() {  # expected-message, args...
-    local msg=$1; shift
-    "$bin" generate "$@" -o "$tmp/bad.safetensors" >"$tmp/log" 2>&1
-    local rc=$?
-    if [ $rc -eq 2 ] && grep -q -- "$msg" "$tmp/log" && [ ! -e "$tmp/bad.safetensors" ]; then
-        pass "bad: $*"
-    else
-        fail "bad: $* (rc $rc)"; cat "$tmp/log"
+# A checkpoint file with its config (the DiT parity fixture; numbers: tests/test_pipeline_parity.c),
+# both attention kinds; svg2 takes the default 480p preset from configs/.
+src=${VS_SOURCE_DIR:-$(dirname "$0")/..}
+fx="$src/tests/fixtures"
+if [ -f "$fx/wan_h128_diffusers.safetensors" ]; then
+    for attn in dense svg2; do
+        run_ok "checkpoint file, $attn" --model "$fx/wan_h128_diffusers.safetensors" \
+            --config "$fx/wan_h128_config.json" --prompt-embeds "$fx/pipeline_h128.safetensors" \
+            --size 64x64 --frames 5 --steps 4 --seed 2024 --attention $attn -o "$tmp/ck_$attn.safetensors"
+    done
+    grep -q "svg2-wan-480p.json" "$tmp/log" && pass "default 480p preset found" || fail "default 480p preset found"
+    if python3 -c "import numpy, safetensors" 2>/dev/null; then
+        python3 - "$tmp/ck_dense.safetensors" "$fx/pipeline_h128.safetensors" <<'PY' && pass "binary matches diffusers (dense, unipc)" || fail "binary matches diffusers (dense, unipc)"
+import sys, numpy as np
+from safetensors.numpy import load_file
+x = load_file(sys.argv[1])["latents"].astype(np.float64)
+r = load_file(sys.argv[2])["expected.unipc"].astype(np.float64)
+err = np.linalg.norm(x - r) / np.linalg.norm(r)
+print(f"generate --model wan_h128 vs diffusers float64: relative L2 {err:.3g}")
+sys.exit(0 if err < 1e-4 else 1)
+PY
     fi
-}
+    bad "has no config.json" --model "$fx"
+else
+    fail "fixture $fx/wan_h128_diffusers.safetensors missing (set VS_SOURCE_DIR)"
+fi
+
+# Bad arguments: exit code 2, a message naming the problem, no output file.
 bad "must be 4n+1" --model tiny --frames 8
 bad "multiples of 16" --model tiny --size 100x64
 bad "expected WxH" --model tiny --size 64
@@ -76,7 +103,7 @@ bad "missing --model" --steps 3
 bad "must be a number > 0" --model tiny --shift -1
 "$bin" generate --model tiny --seed >"$tmp/log" 2>&1
 [ $? -eq 2 ] && grep -q "needs a value" "$tmp/log" && pass "bad: option without value" || fail "bad: option without value"
-"$bin" generate --model tiny -o "$tmp/out.mp4" >"$tmp/log" 2>&1
+"$bin" generate --model tiny -o "$tmp/out.avi" >"$tmp/log" 2>&1
 [ $? -eq 2 ] && pass "bad: unsupported output extension" || fail "bad: unsupported output extension"
 "$bin" generate --help >"$tmp/log" 2>&1
 [ $? -eq 0 ] && grep -q "default 42" "$tmp/log" && pass "--help lists defaults" || fail "--help lists defaults"

@@ -54,7 +54,7 @@ static void test_loop_matches_manual(void) {
     const int64_t n = 24;
     vs_svg2_preset pre = vs_svg2_tiny_preset();
     vs_attention_policy policy;
-    vs_attention_policy_init(&policy, VS_ATTENTION_SVG2, &pre, 2, 1, 4, 3);
+    vs_attention_policy_init(&policy, VS_ATTENTION_SVG2, &pre, 2, 1, 0, 4, 3);
     toy m = {{0, 0}, -1, &policy};
     vs_denoiser den = {&m, toy_velocity};
     vs_tensor lat = vs_tensor_new(VS_F32, VS_DEV_CPU, 4, shape);
@@ -62,7 +62,7 @@ static void test_loop_matches_manual(void) {
     CHECK(vs_pipeline_run(&p, &den, &policy, on_progress, NULL, &lat, &tm) == 0);
     CHECK(m.calls[0] == 3 && m.calls[1] == 3 && tm.forwards == 6);
     CHECK(m.last_step_seen == 2);
-    CHECK(progress_calls == 3 && progress_last == 3);
+    CHECK(progress_calls == 4 && progress_last == 3);  // done = 0, 1, 2, 3
 
     // The same by hand.
     vs_schedule sch;
