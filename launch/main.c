@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "launch/bench.h"
 #include "launch/commands.h"
 
 #ifndef VS_VERSION
@@ -19,7 +18,7 @@ static const vs_command commands[] = {
     {"version", "print the version and the backends built in", cmd_version},
     {"generate", "denoise a video latent from prompt embeddings (--model tiny: no files needed)", cmd_generate},
     {"decode", "decode latents with the Wan VAE into a video file (.mp4, .y4m)", cmd_decode},
-    {"bench", "benchmarks: comm (see vidsparse bench --help)", vs_cmd_bench},
+    {"bench", "benchmarks: attention (SVG2 stages vs dense, GPU), comm (all-to-all)", vs_cmd_bench},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
