@@ -153,7 +153,7 @@ static void check_kmeans(int B, int N, int D, int C, int n_planted, float noise,
     CHECK(vs_kmeans_cuda_init(&km, B, N, D, C, iters) == 0);
 
     // Init and one assignment: the same centroids as the CPU, labels up to near-ties.
-    vs_kmeans_cpu(f, B, N, D, C, 0, 1e-4f, seed, 0, cent_init, labels, sizes);
+    vs_kmeans_cpu(f, B, N, D, C, 0, 1e-4f, seed, 0, 0, cent_init, labels, sizes);
     vs_kmeans_cuda_run(&km, d_x, 0, 1e-4f, seed, 0, 0);
     to_host(cent_gpu, km.centroids, (size_t)B * C * D * 4);
     to_host(labels_gpu, km.labels, (size_t)B * N * 4);
@@ -185,7 +185,7 @@ static void check_kmeans(int B, int N, int D, int C, int n_planted, float noise,
     CHECK_MSG(empty_ok, "a cluster left empty by the first assignment moved");
 
     // Iterations from the same init: objective within 1% of the CPU's.
-    int cpu_iters = vs_kmeans_cpu(f, B, N, D, C, iters, 1e-4f, seed, 0, cent, labels, sizes);
+    int cpu_iters = vs_kmeans_cpu(f, B, N, D, C, iters, 1e-4f, seed, 0, 0, cent, labels, sizes);
     vs_kmeans_cuda_run(&km, d_x, iters, 1e-4f, seed, 0, 0);
     to_host(cent_gpu, km.centroids, (size_t)B * C * D * 4);
     to_host(labels_gpu, km.labels, (size_t)B * N * 4);
@@ -369,7 +369,7 @@ static void check_operator(op_case c, uint64_t seed) {
     uint16_t *out = malloc(n * 2), *out2 = malloc(n * 2), *out_graph = malloc(n * 2);
 
     for (int call = 0; call < 2; call++) {  // cold, then warm from the cache
-        vs_svg2_attention_cpu(&params, &cache, qf, kf, vf, c.H, c.S, D, ref, density_cpu);
+        vs_svg2_attention_cpu(&params, &cache, qf, kf, vf, c.H, c.S, D, 0, ref, density_cpu);
         run_op(&st, dq, dk, dv, dout, out, n);
         to_host(density_gpu, st.density, (size_t)c.H * 8);
         for (size_t i = 0; i < n; i++) got[i] = vs_bf16_to_f32(out[i]);
