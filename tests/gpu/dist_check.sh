@@ -30,10 +30,12 @@ if [ "$gpus" -ge 2 ]; then
     run bench_comm_n 300 $mpi -np "$gpus" "$bin/vidsparse" bench comm --transport nccl -b 1K -e 1G -f 4 || fail=1
     forever=(bench comm --transport nccl -b 4K -e 4K -n 100000000 -w 0)
     run fail_rank 60 env VS_TEST_FAIL_RANK=1 VS_TEST_FAIL_AFTER=40 $mpi -x VS_TEST_FAIL_RANK -x VS_TEST_FAIL_AFTER \
-        -np "$gpus" "$bin/vidsparse" "${forever[@]}" && { echo "FAIL: fail_rank exited 0"; fail=1; }
+        -np "$gpus" "$bin/vidsparse" "${forever[@]}"
+    rc=$?; [ $rc -ne 0 ] && [ $rc -ne 124 ] || { echo "FAIL: fail_rank exit $rc (0: not seen, 124: hung)"; fail=1; }
     grep -q "rank 1/$gpus on" "$out/fail_rank.log" || { echo "FAIL: fail_rank message"; fail=1; }
     run stall_rank 60 env VS_TEST_STALL_RANK=1 VS_TEST_FAIL_AFTER=40 VS_COMM_TIMEOUT_S=5 $mpi -x VS_TEST_STALL_RANK \
-        -x VS_TEST_FAIL_AFTER -x VS_COMM_TIMEOUT_S -np "$gpus" "$bin/vidsparse" "${forever[@]}" && { echo "FAIL: stall_rank exited 0"; fail=1; }
+        -x VS_TEST_FAIL_AFTER -x VS_COMM_TIMEOUT_S -np "$gpus" "$bin/vidsparse" "${forever[@]}"
+    rc=$?; [ $rc -ne 0 ] && [ $rc -ne 124 ] || { echo "FAIL: stall_rank exit $rc (0: not seen, 124: hung)"; fail=1; }
     grep -q "did not finish within 5 s" "$out/stall_rank.log" || { echo "FAIL: the watchdog did not fire"; fail=1; }
 fi
 tail -n 30 "$out"/bench_comm_*.log
