@@ -222,7 +222,10 @@ vs_transport *vs_transport_nccl_new(MPI_Comm comm) {
     if (t->rank == 0) VS_NCCL_CHECK(ncclGetUniqueId(&id), NULL);
     VS_MPI_CHECK(MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, n->comm));
     VS_MPI_CHECK(MPI_Barrier(n->comm));
+    t->name = "nccl init";
+    vs_transport_begin(t);  // a peer that never joins (wrong network, dead host) hits the timeout
     VS_NCCL_CHECK(ncclCommInitRank(&n->nccl, t->size, id, t->rank), NULL);
+    vs_transport_end(t);
     n->stream = cudaStreamLegacy;
     VS_CUDA_CHECK(cudaMalloc((void **)&n->scratch, sizeof(float)));
     VS_CUDA_CHECK(cudaMemset(n->scratch, 0, sizeof(float)));
