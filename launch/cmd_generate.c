@@ -447,8 +447,8 @@ int cmd_generate(int argc, char **argv) {
     vs_dist dist;
     vs_dist_init(&dist);
     rc = generate(&a, &dist);
-    // A rank that fails may leave others waiting in a collective: end them all.
-    if (rc != 0 && dist.world > 1) vs_dist_abort(rc);
+    // A rank that fails may leave others waiting in a collective: unless all failed, end them all.
+    if (rc != 0) vs_dist_fail(rc);
     vs_dist_finalize(&dist);
     return rc;
 }
@@ -478,6 +478,14 @@ static int generate(gen_args *ap, const vs_dist *dist) {
     // reaches the same verdict; rank 0 says why.
     if (dist && vs_layout_check(dist->world, a.ulysses, a.cfg_parallel ? 2 : 1, cfg.num_heads) != 0) {
         if (dist->rank == 0) fprintf(stderr, "vidsparse generate: %s\n", vs_last_error());
+        return 2;
+    }
+    const int64_t grid_tokens = (int64_t)((a.frames - 1) / 4 + 1) * (a.height / 16) * (a.width / 16);
+    if (dist && grid_tokens < a.ulysses) {
+        if (dist->rank == 0)
+            fprintf(stderr, "vidsparse generate: --ulysses %d exceeds the %lld tokens of a %dx%d, %d-frame "
+                            "video: every rank needs at least one token; use a smaller --ulysses\n",
+                    a.ulysses, (long long)grid_tokens, a.width, a.height, a.frames);
         return 2;
     }
     vs_svg2_preset preset = vs_svg2_tiny_preset();

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "parallel/vs_mpi_check.h"
 #include "runtime/vs_check.h"
@@ -13,6 +14,9 @@
 #endif
 
 static vs_dist g_dist;
+#ifdef VS_HAVE_MPI
+static MPI_Comm g_vote_comm = MPI_COMM_NULL;  // used only by vs_dist_fail
+#endif
 static int g_dist_ready = 0;
 
 #ifdef VS_HAVE_MPI
@@ -78,6 +82,7 @@ void vs_dist_init(vs_dist *d) {
     VS_MPI_CHECK(MPI_Comm_rank(node, &g_dist.local_rank));
     VS_MPI_CHECK(MPI_Comm_size(node, &g_dist.local_size));
     VS_MPI_CHECK(MPI_Comm_free(&node));
+    VS_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &g_vote_comm));
 #else
     int n = vs_dist_launcher_size();
     if (n > 1)
@@ -155,9 +160,31 @@ void vs_dist_abort(int code) {
     exit(code);
 }
 
+void vs_dist_fail(int code) {
+#ifdef VS_HAVE_MPI
+    if (!g_dist_ready || g_dist.world == 1) return;
+    // Every failing rank enters a barrier on a communicator nothing else uses. If all ranks
+    // failed (the same bad input everywhere) it completes at once and each exits cleanly;
+    // if some rank is still working or waiting in a collective it never completes: abort.
+    MPI_Request req;
+    VS_MPI_CHECK(MPI_Ibarrier(g_vote_comm, &req));
+    const struct timespec tick = {0, 10 * 1000 * 1000};
+    for (int i = 0; i < 500; i++) {  // 5 s
+        int done = 0;
+        VS_MPI_CHECK(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+        if (done) return;
+        nanosleep(&tick, NULL);
+    }
+    vs_dist_abort(code);
+#else
+    (void)code;
+#endif
+}
+
 void vs_dist_finalize(vs_dist *d) {
 #ifdef VS_HAVE_MPI
     if (g_dist_ready && g_dist.mpi) {
+        VS_MPI_CHECK(MPI_Comm_free(&g_vote_comm));
         VS_MPI_CHECK(MPI_Finalize());
         g_dist.mpi = 0;
     }

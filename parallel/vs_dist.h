@@ -45,6 +45,11 @@ double vs_dist_max(double x);
 // The sum of x over all ranks (host values; counts).
 double vs_dist_sum(double x);
 
+// For a rank whose run failed: returns when every rank of the job failed too (then each may
+// exit with its code cleanly); otherwise, after 5 s, ends the whole job with `code`
+// (vs_dist_abort), since the others may wait for this rank forever.
+void vs_dist_fail(int code);
+
 // Ends every rank of the job with exit code `code` (MPI_Abort); exit(code) in one process.
 void vs_dist_abort(int code);
 

@@ -6,7 +6,9 @@
 #   2. one rank is killed with SIGKILL mid-run: mpirun notices and ends the others;
 #   3. as 1, inside `vidsparse generate --ulysses 2`;
 #   4. one rank stalls forever, alive (test hook VS_TEST_STALL_RANK): the others' watchdog
-#      (VS_COMM_TIMEOUT_S=3 here) aborts the job.
+#      (VS_COMM_TIMEOUT_S=3 here) aborts the job;
+#   5. real bad input seen by rank 0 only (generate's VAE is opened on rank 0 alone): rank 0
+#      fails before the others need it, they go on into a collective; the job is aborted.
 # The long-running job is `vidsparse bench comm` with a huge iteration count; every launch is
 # guarded by `timeout 60` and must finish well before it.
 set -uo pipefail
@@ -75,6 +77,18 @@ if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ]; then echo "FAIL: exit $rc (0 = not dete
 grep -qE "rank [02]/3 on $host" "$work/out4" || { echo "FAIL: no message naming a waiting rank and host $host"; fail=1; }
 grep -q "did not finish within 3 s" "$work/out4" || { echo "FAIL: the watchdog did not fire"; fail=1; }
 [ "$took" -le 30 ] || { echo "FAIL: took ${took}s to end the job"; fail=1; }
+echo "exit $rc after ${took}s"
+
+echo "== 5. an unusable --vae, seen by rank 0 only, in generate --ulysses 2"
+mkdir -p "$work/empty_vae"
+start=$SECONDS
+timeout 60 "$mpiexec" --oversubscribe -np 2 "$VS_BINARY" generate --model tiny --ulysses 2 \
+    --vae "$work/empty_vae" -o "$work/never.mp4" >"$work/out5" 2>&1
+rc=$?
+took=$((SECONDS - start))
+if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ]; then echo "FAIL: exit $rc (0 = not detected, 124 = hung)"; fail=1; fi
+grep -q "loading the VAE" "$work/out5" || { echo "FAIL: no message about the VAE"; fail=1; }
+[ "$took" -le 45 ] || { echo "FAIL: took ${took}s to end the job"; fail=1; }
 echo "exit $rc after ${took}s"
 
 [ "$fail" -eq 0 ] && echo "failure handling: ok"
