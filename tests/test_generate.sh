@@ -25,35 +25,36 @@ run_ok() {  # name, args...
     if "$bin" generate "$@" >"$tmp/log" 2>&1; then pass "$name"; else fail "$name"; cat "$tmp/log"; fi
 }
 
-run_ok "tiny svg2 seed 1" --model tiny --seed 1 -o "$tmp/a.safetensors"
-run_ok "tiny svg2 seed 1 again" --model tiny --seed 1 -o "$tmp/b.safetensors"
-run_ok "tiny svg2 seed 2" --model tiny --seed 2 -o "$tmp/c.safetensors"
-run_ok "tiny dense" --model tiny --seed 1 --attention dense -o "$tmp/d.safetensors"
-run_ok "tiny euler 64x64 no cfg" --model tiny --sampler euler --size 64*64 --frames 5 --steps 3 \
+# The README command, with the tiny defaults (128x128, 9 frames, 4 steps).
+run_ok "tiny defaults" --model tiny -o "$tmp/default.safetensors"
+grep -q "svg2 mean density per layer" "$tmp/log" && pass "density report" || fail "density report"
+[ -s "$tmp/default.safetensors" ] && pass "latents written" || fail "latents written"
+# Smaller runs for the rest, so the sanitizer build stays quick.
+small="--size 64x64 --frames 5 --steps 2"
+run_ok "tiny svg2 seed 1" --model tiny $small --seed 1 -o "$tmp/a.safetensors"
+run_ok "tiny svg2 seed 1 again" --model tiny $small --seed 1 -o "$tmp/b.safetensors"
+run_ok "tiny svg2 seed 2" --model tiny $small --seed 2 -o "$tmp/c.safetensors"
+run_ok "tiny dense" --model tiny $small --seed 1 --attention dense -o "$tmp/d.safetensors"
+run_ok "tiny euler 64x64 no cfg" --model tiny --sampler euler --size 64*64 --frames 5 --steps 2 \
     --guide-scale 1 -o "$tmp/e.safetensors"
-grep -q "stage denoise" "$tmp/log" && grep -q "3 forwards" "$tmp/log" && pass "guide 1: one forward per step" || fail "guide 1: one forward per step"
+grep -q "stage denoise" "$tmp/log" && grep -q "2 forwards" "$tmp/log" && pass "guide 1: one forward per step" || fail "guide 1: one forward per step"
 
-[ -s "$tmp/a.safetensors" ] && pass "latents written" || fail "latents written"
 cmp -s "$tmp/a.safetensors" "$tmp/b.safetensors" && pass "same seed, same bytes" || fail "same seed, same bytes"
 cmp -s "$tmp/a.safetensors" "$tmp/c.safetensors" && fail "other seed, other bytes" || pass "other seed, other bytes"
 cmp -s "$tmp/a.safetensors" "$tmp/d.safetensors" && fail "svg2 differs from dense" || pass "svg2 differs from dense"
-"$bin" generate --model tiny --seed 1 -o "$tmp/a.safetensors" >"$tmp/log" 2>&1
-grep -q "svg2 mean density per layer" "$tmp/log" && pass "density report" || fail "density report"
 
-# Prompt embeddings from a file (the tiny model's text_dim is 64), with and without a negative.
+# Prompt embeddings from a file (the tiny model's text_dim is 64) without a negative context
+# (the checkpoint runs below read one with both).
 if command -v python3 >/dev/null && python3 -c "import numpy, safetensors" 2>/dev/null; then
     python3 - "$tmp" <<'PY'
 import sys, numpy as np
 from safetensors.numpy import save_file
 rng = np.random.default_rng(0)
-save_file({"context": rng.standard_normal((7, 64)).astype(np.float32),
-           "negative_context": rng.standard_normal((5, 64)).astype(np.float32)}, sys.argv[1] + "/emb.safetensors")
 save_file({"context": rng.standard_normal((7, 64)).astype(np.float32)}, sys.argv[1] + "/pos.safetensors")
 save_file({"context": rng.standard_normal((7, 32)).astype(np.float32)}, sys.argv[1] + "/wrong.safetensors")
 PY
-    run_ok "prompt embeddings file" --model tiny --prompt-embeds "$tmp/emb.safetensors" -o "$tmp/f.safetensors"
-    run_ok "prompt embeddings without negative" --model tiny --prompt-embeds "$tmp/pos.safetensors" -o "$tmp/g.safetensors"
-    grep -q "4 forwards" "$tmp/log" && pass "no negative: one forward per step" || fail "no negative: one forward per step"
+    run_ok "prompt embeddings without negative" --model tiny $small --prompt-embeds "$tmp/pos.safetensors" -o "$tmp/g.safetensors"
+    grep -q "2 forwards" "$tmp/log" && pass "no negative: one forward per step" || fail "no negative: one forward per step"
     "$bin" generate --model tiny --prompt-embeds "$tmp/wrong.safetensors" -o "$tmp/h.safetensors" >"$tmp/log" 2>&1
     rc=$?
     [ $rc -eq 2 ] && grep -q "expected \[L, 64\]" "$tmp/log" && pass "wrong text_dim -> exit 2" || { fail "wrong text_dim -> exit 2 (rc $rc)"; cat "$tmp/log"; }
@@ -65,27 +66,37 @@ fi
 # both attention kinds; svg2 takes the default 480p preset from configs/.
 src=${VS_SOURCE_DIR:-$(dirname "$0")/..}
 fx="$src/tests/fixtures"
-if [ -f "$fx/wan_h128_diffusers.safetensors" ]; then
+if [ -f "$fx/wan_tiny_official.safetensors" ]; then
     for attn in dense svg2; do
-        run_ok "checkpoint file, $attn" --model "$fx/wan_h128_diffusers.safetensors" \
-            --config "$fx/wan_h128_config.json" --prompt-embeds "$fx/pipeline_h128.safetensors" \
+        run_ok "checkpoint file, $attn" --model "$fx/wan_tiny_official.safetensors" \
+            --config "$fx/wan_tiny_config.json" --prompt-embeds "$fx/pipeline_tiny.safetensors" \
             --size 64x64 --frames 5 --steps 4 --seed 2024 --attention $attn -o "$tmp/ck_$attn.safetensors"
     done
     grep -q "svg2-wan-480p.json" "$tmp/log" && pass "default 480p preset found" || fail "default 480p preset found"
     if python3 -c "import numpy, safetensors" 2>/dev/null; then
-        python3 - "$tmp/ck_dense.safetensors" "$fx/pipeline_h128.safetensors" <<'PY' && pass "binary matches diffusers (dense, unipc)" || fail "binary matches diffusers (dense, unipc)"
+        python3 - "$tmp/ck_dense.safetensors" "$fx/pipeline_tiny.safetensors" <<'PY' && pass "binary matches diffusers (dense, unipc)" || fail "binary matches diffusers (dense, unipc)"
 import sys, numpy as np
 from safetensors.numpy import load_file
 x = load_file(sys.argv[1])["latents"].astype(np.float64)
 r = load_file(sys.argv[2])["expected.unipc"].astype(np.float64)
 err = np.linalg.norm(x - r) / np.linalg.norm(r)
-print(f"generate --model wan_h128 vs diffusers float64: relative L2 {err:.3g}")
+print(f"generate --model wan_tiny_official vs diffusers float64: relative L2 {err:.3g}")
 sys.exit(0 if err < 1e-4 else 1)
 PY
     fi
     bad "has no config.json" --model "$fx"
+    # A checkpoint directory: config.json and the weights found by their usual names.
+    mkdir -p "$tmp/ckpt"
+    cp "$fx/wan_tiny_config.json" "$tmp/ckpt/config.json"
+    cp "$fx/wan_tiny_official.safetensors" "$tmp/ckpt/diffusion_pytorch_model.safetensors"
+    run_ok "checkpoint directory" --model "$tmp/ckpt" --prompt-embeds "$fx/pipeline_tiny.safetensors" \
+        --size 64x64 --frames 5 --steps 4 --seed 2024 --attention dense -o "$tmp/ck_dir.safetensors"
+    if python3 -c "import numpy, safetensors" 2>/dev/null; then  # the metadata names the path, so compare the tensor
+        python3 -c "import sys, numpy as np; from safetensors.numpy import load_file as l; sys.exit(0 if np.array_equal(l(sys.argv[1])['latents'], l(sys.argv[2])['latents']) else 1)" \
+            "$tmp/ck_dir.safetensors" "$tmp/ck_dense.safetensors" && pass "directory = file + --config" || fail "directory = file + --config"
+    fi
 else
-    fail "fixture $fx/wan_h128_diffusers.safetensors missing (set VS_SOURCE_DIR)"
+    fail "fixture $fx/wan_tiny_official.safetensors missing (set VS_SOURCE_DIR)"
 fi
 
 # Bad arguments: exit code 2, a message naming the problem, no output file.

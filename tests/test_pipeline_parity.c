@@ -1,7 +1,8 @@
 // The whole single-process pipeline (noise, Wan DiT forward with dense attention through the
 // policy hook, CFG, UniPC / Euler) against diffusers' WanTransformer3DModel in float64 driven by
-// the official sampler formulas: tests/fixtures/pipeline_h128.safetensors from
-// tools/make_pipeline_fixtures.py, weights reused from wan_h128_diffusers.safetensors.
+// the official sampler formulas: tests/fixtures/pipeline_tiny.safetensors from
+// tools/make_pipeline_fixtures.py; the C side loads the same weights in the official names
+// (wan_tiny_official.safetensors), the reference used the diffusers file.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,9 @@ static vs_tensor read_tensor(const vs_st_file *f, const char *name) {
 static void test_pipeline_vs_diffusers(void) {
     const char *dir = getenv("VS_SOURCE_DIR");
     char cfg_path[1024], weights[1024], fixture[1024];
-    snprintf(cfg_path, sizeof cfg_path, "%s/tests/fixtures/wan_h128_config.json", dir ? dir : ".");
-    snprintf(weights, sizeof weights, "%s/tests/fixtures/wan_h128_diffusers.safetensors", dir ? dir : ".");
-    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/pipeline_h128.safetensors", dir ? dir : ".");
+    snprintf(cfg_path, sizeof cfg_path, "%s/tests/fixtures/wan_tiny_config.json", dir ? dir : ".");
+    snprintf(weights, sizeof weights, "%s/tests/fixtures/wan_tiny_official.safetensors", dir ? dir : ".");
+    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/pipeline_tiny.safetensors", dir ? dir : ".");
     vs_wan_config cfg;
     CHECK_MSG(vs_wan_config_load(&cfg, cfg_path) == 0, "%s", vs_last_error());
     wan_model model;
@@ -53,7 +54,7 @@ static void test_pipeline_vs_diffusers(void) {
         vs_wan_denoiser wd;
         vs_wan_denoiser_init(&wd, &model, &ctx, &neg, &policy);
         vs_denoiser den = vs_wan_denoiser_as_denoiser(&wd);
-        vs_pipeline_params p = {16, 2, 8, 8, 4, 5.0, 5.0f, 2024,
+        vs_pipeline_params p = {4, 2, 8, 8, 4, 5.0, 5.0f, 2024,
                                 k == 0 ? VS_SAMPLER_UNIPC : VS_SAMPLER_EULER, 1};
         vs_tensor lat = vs_tensor_new(VS_F32, VS_DEV_CPU, 4, expect.shape);
         vs_pipeline_timings tm;
