@@ -10,11 +10,13 @@ int vs_layout_check(int world_size, int ulysses_degree, int cfg_degree, int num_
         return VS_FAIL("CFG degree %d: must be 1 (no --cfg-parallel) or 2 (--cfg-parallel)", cfg_degree);
     if (ulysses_degree < 1)
         return VS_FAIL("--ulysses %d: must be at least 1", ulysses_degree);
-    if (ulysses_degree * cfg_degree != world_size)
+    if (ulysses_degree * cfg_degree != world_size) {
+        if (cfg_degree == 2 && world_size % 2)
+            return VS_FAIL("--cfg-parallel needs an even number of ranks, this job has %d; use --ulysses %d "
+                           "without --cfg-parallel", world_size, world_size);
         return VS_FAIL("layout needs --ulysses x (--cfg-parallel ? 2 : 1) == number of ranks, but %d x %d != %d; "
-                       "use --ulysses %d%s", ulysses_degree, cfg_degree, world_size,
-                       world_size / cfg_degree > 0 ? world_size / cfg_degree : 1,
-                       cfg_degree == 2 && world_size % 2 ? " without --cfg-parallel (odd rank count)" : "");
+                       "use --ulysses %d", ulysses_degree, cfg_degree, world_size, world_size / cfg_degree);
+    }
     if (ulysses_degree > num_heads)
         return VS_FAIL("--ulysses %d exceeds the model's %d attention heads: every Ulysses rank needs at "
                        "least one whole head; use --ulysses <= %d (add --cfg-parallel to use more ranks)",

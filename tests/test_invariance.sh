@@ -60,7 +60,7 @@ refuse() {  # message, ranks, options...
 }
 refuse "exceeds the model's 2 attention heads" 3 --ulysses 3
 refuse "== number of ranks" 2 --ulysses 1
-refuse "== number of ranks" 3 --ulysses 2 --cfg-parallel
+refuse "needs an even number of ranks" 3 --ulysses 2 --cfg-parallel
 refuse "no layout given" 2
 refuse "every rank needs at least one token" 2 --ulysses 2 --size 16x16 --frames 1
 refuse "needs guidance" 2 --ulysses 1 --cfg-parallel --guide-scale 1
