@@ -7,6 +7,7 @@
 
 static const vs_command benches[] = {
     {"attention", "SVG2 stages, dense and sparse attention kernels (GPU)", vs_bench_attention},
+    {"comm", "all-to-all time, algbw and busbw over message sizes (MPI or NCCL)", vs_bench_comm},
 };
 static const int n_benches = (int)(sizeof benches / sizeof benches[0]);
 
