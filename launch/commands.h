@@ -8,3 +8,5 @@ typedef struct {
     int (*run)(int argc, char **argv);  // argv[0] is the subcommand name
 } vs_command;
 
+
+int cmd_generate(int argc, char **argv);  // launch/cmd_generate.c

@@ -1,0 +1,5 @@
+// Benchmarks behind `vidsparse bench`. Each prints the formula of every figure it reports.
+#pragma once
+
+int vs_cmd_bench(int argc, char **argv);   // launch/cmd_bench.c: dispatch
+int vs_bench_comm(int argc, char **argv);  // launch/bench_comm.c

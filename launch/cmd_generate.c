@@ -1,0 +1,472 @@
+// `vidsparse generate`: text embeddings in, a denoised video latent out.
+//
+// Order of work: parse and check every argument (exit 2 with one message on anything wrong),
+// then read the small files (model config, SVG2 preset, prompt-embedding shapes) and check them
+// against each other, and only then load the model and denoise. `--model tiny` is the built-in
+// random-weight model (runtime/wan_model.h) with a built-in context: no files needed.
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "launch/commands.h"
+#include "launch/progress.h"
+#include "runtime/vs_attention_policy.h"
+#include "runtime/vs_check.h"
+#include "runtime/vs_config.h"
+#include "runtime/vs_log.h"
+#include "runtime/vs_pipeline.h"
+#include "runtime/vs_rng.h"
+#include "runtime/vs_safetensors.h"
+#include "runtime/vs_wan_denoiser.h"
+#include "runtime/wan_model.h"
+
+
+enum { TINY_WEIGHTS_SEED = 7, TINY_CONTEXT_TOKENS = 16 };
+// Streams of the tiny model's built-in prompt and negative-prompt embeddings.
+static const uint64_t TINY_CONTEXT_SEED[VS_BRANCHES] = {0x7079636f6e64ull, 0x70796e6567ull};
+
+typedef struct {
+    const char *model;          // checkpoint path or "tiny"
+    const char *config;         // model config override
+    const char *prompt_embeds;  // safetensors with "context" and optionally "negative_context"
+    const char *svg2_preset;
+    const char *output;
+    int width, height, frames, steps;  // 0: the model's default
+    double shift;
+    float guide_scale;
+    uint64_t seed;
+    vs_sampler_kind sampler;
+    vs_attention_mode attention;
+    int verbose;
+    int tiny;
+} gen_args;
+
+static void usage(FILE *out) {
+    fprintf(out,
+        "usage: vidsparse generate --model DIR|tiny [options]\n\n"
+        "Denoises a Wan 2.1 text-to-video latent from prompt embeddings.\n\n"
+        "  --model DIR|tiny       checkpoint (directory, .safetensors or .index.json) or the built-in\n"
+        "                         random-weight tiny model (runs on any CPU in seconds)\n"
+        "  --config FILE          model config (default: DIR/config.json; tiny: built in)\n"
+        "  --prompt-embeds FILE   safetensors with \"context\" [L, text_dim] and optionally\n"
+        "                         \"negative_context\" (required, except for tiny: built-in context)\n"
+        "  --size WxH             video size, W*H also accepted, multiples of 16\n"
+        "                         (default 832x480; tiny: 128x128)\n"
+        "  --frames N             video frames, 4n+1 (default 81; tiny: 9)\n"
+        "  --steps N              denoising steps (default 50; tiny: 4)\n"
+        "  --shift S              flow-matching schedule shift (default 5.0)\n"
+        "  --guide-scale G        classifier-free guidance scale; 1 runs one pass per step (default 5.0)\n"
+        "  --seed N               initial-noise seed (default 42)\n"
+        "  --sampler unipc|euler  (default unipc, the official Wan solver)\n"
+        "  --attention dense|svg2 self-attention (default svg2)\n"
+        "  --svg2-preset FILE     SVG2 settings (default configs/svg2-wan-720p.json when W*H >= 1280*720,\n"
+        "                         else configs/svg2-wan-480p.json; tiny: built in)\n"
+        "  -o, --output FILE      latents as .safetensors, tensor \"latents\" [16, T, H/8, W/8]\n"
+        "                         (default latents.safetensors)\n"
+        "  -v, --verbose          debug log lines (per step timestep and sigma)\n"
+        "  -h, --help             this text\n\n"
+        "examples:\n"
+        "  vidsparse generate --model tiny -o tiny.safetensors\n"
+        "  vidsparse generate --model Wan2.1-T2V-1.3B --prompt-embeds cat.safetensors \\\n"
+        "      --size 832x480 --frames 81 --steps 50 --attention svg2 -o cat.safetensors\n");
+}
+
+// One message, exit code 2: bad input, nothing loaded yet.
+static int bad_arg(const char *fmt, const char *a, const char *b) {
+    fprintf(stderr, "vidsparse generate: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n(vidsparse generate --help lists every option)\n");
+    return 2;
+}
+
+static int parse_int(const char *s, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+// "832x480" or "832*480"
+static int parse_size(const char *s, int *w, int *h) {
+    char buf[64];
+    if (strlen(s) >= sizeof buf) return -1;
+    strcpy(buf, s);
+    char *sep = strpbrk(buf, "x*X");
+    if (!sep) return -1;
+    *sep = '\0';
+    return parse_int(buf, 1, 1 << 16, w) || parse_int(sep + 1, 1, 1 << 16, h) ? -1 : 0;
+}
+
+static int is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+// A file next to the binary's source tree when the path is relative and absent from the current
+// directory: <exe>/../PATH, then <exe>/PATH (the build directory sits in the source tree).
+static const char *find_data_file(const char *rel, char *buf, size_t len) {
+    if (is_file(rel)) return rel;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return rel;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) return rel;
+    *slash = '\0';
+    if (snprintf(buf, len, "%s/../%s", exe, rel) < (int)len && is_file(buf)) return buf;
+    if (snprintf(buf, len, "%s/%s", exe, rel) < (int)len && is_file(buf)) return buf;
+    return rel;
+}
+
+// Parses argv into a; returns 0, 1 for --help, or 2 after printing the problem.
+static int parse_args(int argc, char **argv, gen_args *a) {
+    memset(a, 0, sizeof *a);
+    a->shift = 5.0;
+    a->guide_scale = 5.0f;
+    a->seed = 42;
+    a->sampler = VS_SAMPLER_UNIPC;
+    a->attention = VS_ATTENTION_SVG2;
+    a->output = "latents.safetensors";
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *val = NULL;
+        char name[64];
+        const char *eq = strchr(arg, '=');
+        if (!strncmp(arg, "--", 2) && eq && (size_t)(eq - arg) < sizeof name) {
+            memcpy(name, arg, (size_t)(eq - arg));
+            name[eq - arg] = '\0';
+            arg = name;
+            val = eq + 1;
+        }
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) return 1;
+        if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {
+            a->verbose = 1;
+            continue;
+        }
+        static const char *const with_value[] = {
+            "--model", "--config", "--prompt-embeds", "--size", "--frames", "--steps", "--shift",
+            "--guide-scale", "--seed", "--sampler", "--attention", "--svg2-preset", "-o",
+            "--output"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+            known |= !strcmp(arg, with_value[k]);
+        if (!known) return bad_arg("unknown option '%s'%s", argv[i], "");
+        if (!val) {
+            if (i + 1 >= argc) return bad_arg("%s needs a value%s", arg, "");
+            val = argv[++i];
+        }
+        double d;
+        if (!strcmp(arg, "--model")) a->model = val;
+        else if (!strcmp(arg, "--config")) a->config = val;
+        else if (!strcmp(arg, "--prompt-embeds")) a->prompt_embeds = val;
+        else if (!strcmp(arg, "--svg2-preset")) a->svg2_preset = val;
+        else if (!strcmp(arg, "-o") || !strcmp(arg, "--output")) a->output = val;
+        else if (!strcmp(arg, "--size")) {
+            if (parse_size(val, &a->width, &a->height))
+                return bad_arg("--size '%s': expected WxH (or W*H), e.g. 832x480%s", val, "");
+        } else if (!strcmp(arg, "--frames")) {
+            if (parse_int(val, 1, 100000, &a->frames) || (a->frames - 1) % 4 != 0)
+                return bad_arg("--frames '%s': must be 4n+1 (1, 5, 9, ..., 81)%s", val, "");
+        } else if (!strcmp(arg, "--steps")) {
+            if (parse_int(val, 1, VS_SCHEDULE_MAX_STEPS, &a->steps))
+                return bad_arg("--steps '%s': must be an integer in [1, 1000]%s", val, "");
+        } else if (!strcmp(arg, "--shift")) {
+            if (parse_double(val, &a->shift) || a->shift <= 0)
+                return bad_arg("--shift '%s': must be a number > 0 (Wan: 5.0, or 3.0 at 480p)%s", val, "");
+        } else if (!strcmp(arg, "--guide-scale")) {
+            if (parse_double(val, &d) || d < 0)
+                return bad_arg("--guide-scale '%s': must be a number >= 0 (Wan: 5.0)%s", val, "");
+            a->guide_scale = (float)d;
+        } else if (!strcmp(arg, "--seed")) {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(val, &end, 10);
+            if (errno || end == val || *end || val[0] == '-')
+                return bad_arg("--seed '%s': must be a non-negative integer%s", val, "");
+            a->seed = (uint64_t)s;
+        } else if (!strcmp(arg, "--sampler")) {
+            if (vs_sampler_parse(val, &a->sampler))
+                return bad_arg("--sampler '%s': choose unipc or euler%s", val, "");
+        } else if (!strcmp(arg, "--attention")) {
+            if (vs_attention_mode_parse(val, &a->attention))
+                return bad_arg("--attention '%s': choose dense or svg2%s", val, "");
+        }
+    }
+    vs_clear_error();
+
+    if (!a->model) return bad_arg("missing --model (a checkpoint directory or file, or 'tiny')%s%s", "", "");
+    a->tiny = !strcmp(a->model, "tiny");
+    if (!a->width) {
+        a->width = a->tiny ? 128 : 832;
+        a->height = a->tiny ? 128 : 480;
+    }
+    if (!a->frames) a->frames = a->tiny ? 9 : 81;
+    if (!a->steps) a->steps = a->tiny ? 4 : 50;
+    if (a->width % 16 || a->height % 16) {
+        char size[64];
+        snprintf(size, sizeof size, "%dx%d", a->width, a->height);
+        return bad_arg("--size %s: width and height must be multiples of 16%s", size, "");
+    }
+    if (!a->tiny && !is_file(a->model) && !is_dir(a->model))
+        return bad_arg("--model '%s': no such file or directory (or use --model tiny)%s", a->model, "");
+    if (a->config && !is_file(a->config))
+        return bad_arg("--config '%s': no such file%s", a->config, "");
+    if (!a->tiny && !a->config) {
+        static char path[4096];
+        snprintf(path, sizeof path, "%s/config.json", a->model);
+        if (!is_dir(a->model) || !is_file(path))
+            return bad_arg("no model config: '%s' has no config.json; give --config FILE%s", a->model, "");
+        a->config = path;
+    }
+    if (a->prompt_embeds && !is_file(a->prompt_embeds))
+        return bad_arg("--prompt-embeds '%s': no such file%s", a->prompt_embeds, "");
+    if (!a->tiny && !a->prompt_embeds)
+        return bad_arg("missing --prompt-embeds FILE (safetensors with \"context\" [L, 4096]); "
+                       "only --model tiny has a built-in context%s%s", "", "");
+    if (a->svg2_preset && !is_file(a->svg2_preset))
+        return bad_arg("--svg2-preset '%s': no such file%s", a->svg2_preset, "");
+    if (!a->tiny && !a->svg2_preset && a->attention == VS_ATTENTION_SVG2) {
+        static char buf[4096];
+        const char *rel = (long)a->width * a->height >= 1280L * 720 ? "configs/svg2-wan-720p.json"
+                                                                   : "configs/svg2-wan-480p.json";
+        a->svg2_preset = find_data_file(rel, buf, sizeof buf);
+        if (!is_file(a->svg2_preset))
+            return bad_arg("cannot find the default SVG2 preset %s; give --svg2-preset FILE%s", rel, "");
+    }
+    if (!ends_with(a->output, ".safetensors"))
+        return bad_arg("-o '%s': latents are written as .safetensors (name the file *.safetensors)%s",
+                       a->output, "");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", a->output);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        if (dir[0] && !is_dir(dir))
+            return bad_arg("-o '%s': directory '%s' does not exist", a->output, dir);
+    }
+    return 0;
+}
+
+// context [L, text_dim] from a prompt-embeddings file; absent (returns 1) only when optional.
+static int read_context(const vs_st_file *f, const char *name, const vs_wan_config *cfg,
+                        int optional, vs_tensor *out) {
+    const vs_st_entry *e = vs_st_find(f, name);
+    if (!e) {
+        if (optional) return 1;
+        return VS_FAIL("%s has no tensor \"%s\" (expected [L, %d] prompt embeddings)", f->path,
+                       name, cfg->text_dim);
+    }
+    if (e->ndim != 2 || e->shape[1] != cfg->text_dim || e->shape[0] < 1 ||
+        e->shape[0] > cfg->text_len)
+        return VS_FAIL("%s: \"%s\" is %dD [%lld, %lld], expected [L, %d] with 1 <= L <= %d",
+                       f->path, name, e->ndim, (long long)e->shape[0],
+                       (long long)(e->ndim > 1 ? e->shape[1] : 0), cfg->text_dim, cfg->text_len);
+    *out = vs_tensor_new(VS_F32, VS_DEV_CPU, 2, e->shape);
+    return vs_st_read_f32(f, e, out->data);
+}
+
+static vs_tensor tiny_context(const vs_wan_config *cfg, int branch) {
+    const int64_t shape[2] = {TINY_CONTEXT_TOKENS, cfg->text_dim};
+    vs_tensor t = vs_tensor_new(VS_F32, VS_DEV_CPU, 2, shape);
+    float *x = t.data;
+    for (int64_t i = 0; i < vs_tensor_numel(&t); i++)
+        x[i] = vs_normal_at(TINY_CONTEXT_SEED[branch], (uint64_t)i);
+    return t;
+}
+
+static int write_latents(const gen_args *a, const vs_tensor *latent) {
+    char steps[16], seed[32], shift[32], guide[32], size[32], frames[16];
+    snprintf(steps, sizeof steps, "%d", a->steps);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)a->seed);
+    snprintf(shift, sizeof shift, "%g", a->shift);
+    snprintf(guide, sizeof guide, "%g", a->guide_scale);
+    snprintf(size, sizeof size, "%dx%d", a->width, a->height);
+    snprintf(frames, sizeof frames, "%d", a->frames);
+    const char *keys[] = {"format", "model", "size", "frames", "steps", "shift", "guide_scale",
+                          "seed", "sampler", "attention"};
+    const char *vals[] = {"vidsparse-latents", a->model, size, frames, steps, shift, guide, seed,
+                          vs_sampler_name(a->sampler),
+                          a->attention == VS_ATTENTION_SVG2 ? "svg2" : "dense"};
+    const char *names[] = {"latents"};
+    return vs_st_write(a->output, 1, names, latent, 10, keys, vals);
+}
+
+static void report_density(const vs_attention_policy *policy) {
+    char line[4096];
+    size_t used = 0;
+    double total = 0;
+    int sparse_layers = 0;
+    for (int l = 0; l < policy->num_layers && used < sizeof line - 32; l++) {
+        double d = vs_attention_policy_mean_density(policy, l);
+        if (d < 0) used += (size_t)snprintf(line + used, sizeof line - used, " %d:dense", l);
+        else {
+            used += (size_t)snprintf(line + used, sizeof line - used, " %d:%.3f", l, d);
+            total += d;
+            sparse_layers++;
+        }
+    }
+    VS_INFO("svg2 mean density per layer (fraction of attention computed, dense = warm-up layer):%s",
+            line);
+    if (sparse_layers)
+        VS_INFO("svg2 mean density over sparse layers: %.3f (sparse calls only; the first %d of %d "
+                "steps ran dense)", total / sparse_layers, policy->dense_steps, policy->steps);
+}
+
+int cmd_generate(int argc, char **argv) {
+    gen_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc) return rc;
+    if (a.verbose) vs_log_set_level(VS_LOG_DEBUG);
+
+    // ---- small files: config, preset, prompt embeddings, all checked before the model loads
+    double t_load = vs_now_seconds();
+    vs_wan_config cfg;
+    if (a.config) {
+        if (vs_wan_config_load(&cfg, a.config) != 0) {
+            fprintf(stderr, "vidsparse generate: %s\n", vs_last_error());
+            return 2;
+        }
+    } else {
+        cfg = wan_tiny_config();
+    }
+    if (wan_config_validate(&cfg) != 0) {
+        fprintf(stderr, "vidsparse generate: model config: %s\n", vs_last_error());
+        return 2;
+    }
+    vs_svg2_preset preset = vs_svg2_tiny_preset();
+    if (a.svg2_preset && vs_svg2_preset_load(&preset, a.svg2_preset) != 0) {
+        fprintf(stderr, "vidsparse generate: %s\n", vs_last_error());
+        return 2;
+    }
+    double t_text = vs_now_seconds();
+    vs_tensor context[VS_BRANCHES] = {{0}};
+    int has_uncond = 1;
+    if (a.prompt_embeds) {
+        vs_st_file f;
+        int crc = vs_st_open(&f, a.prompt_embeds);
+        if (crc == 0) {
+            crc = read_context(&f, "context", &cfg, 0, &context[VS_BRANCH_COND]);
+            if (crc == 0) {
+                int n = read_context(&f, "negative_context", &cfg, 1, &context[VS_BRANCH_UNCOND]);
+                if (n == 1) has_uncond = 0;
+                else crc = n;
+            }
+            vs_st_close(&f);
+        }
+        if (crc != 0) {
+            fprintf(stderr, "vidsparse generate: %s\n", vs_last_error());
+            return 2;
+        }
+        if (!has_uncond && a.guide_scale != 1.0f)
+            VS_WARN("%s has no \"negative_context\": guidance is off (one pass per step)",
+                    a.prompt_embeds);
+    } else {
+        context[VS_BRANCH_COND] = tiny_context(&cfg, VS_BRANCH_COND);
+        context[VS_BRANCH_UNCOND] = tiny_context(&cfg, VS_BRANCH_UNCOND);
+    }
+    t_text = vs_now_seconds() - t_text;
+
+    const int T = (a.frames - 1) / 4 + 1, H = a.height / 8, W = a.width / 8;
+    const int64_t tokens = (int64_t)T * (H / 2) * (W / 2);
+    VS_INFO("generate: model %s (dim %d, %d layers, %d heads), %dx%d, %d frames -> latent "
+            "[%d, %d, %d, %d], %lld tokens", a.tiny ? "tiny (random weights)" : a.model, cfg.dim,
+            cfg.num_layers, cfg.num_heads, a.width, a.height, a.frames, cfg.out_dim, T, H, W,
+            (long long)tokens);
+    VS_INFO("generate: %d steps, %s, shift %g, guide scale %g, seed %llu, attention %s", a.steps,
+            vs_sampler_name(a.sampler), a.shift, a.guide_scale, (unsigned long long)a.seed,
+            a.attention == VS_ATTENTION_SVG2 ? "svg2" : "dense");
+    if (a.attention == VS_ATTENTION_SVG2)
+        VS_INFO("svg2: %s: C_q %d, C_k %d, top_p %g, min_kc_ratio %g, k-means %d/%d iterations, "
+                "dense for the first %d steps and the first %d layers",
+                a.svg2_preset ? a.svg2_preset : "built-in tiny preset", preset.params.C_q,
+                preset.params.C_k, preset.params.top_p, preset.params.min_kc_ratio,
+                preset.params.iters_cold, preset.params.iters_warm,
+                (int)floor((double)preset.dense_step_fraction * a.steps + 1e-9), preset.dense_layers);
+
+    // ---- the model
+    wan_model model;
+    if (a.tiny) {
+        if (wan_model_random(&model, &cfg, TINY_WEIGHTS_SEED, VS_DEV_CPU) != 0) {
+            fprintf(stderr, "vidsparse generate: %s\n", vs_last_error());
+            return 2;
+        }
+    } else if (wan_model_load(&model, &cfg, a.model, VS_DEV_CPU) != 0) {
+        fprintf(stderr, "vidsparse generate: loading %s: %s\n", a.model, vs_last_error());
+        return 1;
+    }
+    t_load = vs_now_seconds() - t_load - t_text;
+    VS_INFO("stage load: %.3f s", t_load);
+    VS_INFO("stage text context: %.3f s (%s, %lld tokens%s)", t_text,
+            a.prompt_embeds ? a.prompt_embeds : "built-in tiny context",
+            (long long)context[VS_BRANCH_COND].shape[0],
+            has_uncond ? ", with negative context" : "");
+
+    // ---- denoise
+    vs_attention_policy policy;
+    vs_attention_policy_init(&policy, a.attention, &preset, cfg.num_layers, cfg.num_heads,
+                             cfg.dim / cfg.num_heads, a.steps);
+    vs_wan_denoiser wd;
+    vs_wan_denoiser_init(&wd, &model, &context[VS_BRANCH_COND],
+                         has_uncond ? &context[VS_BRANCH_UNCOND] : NULL, &policy);
+    vs_denoiser den = vs_wan_denoiser_as_denoiser(&wd);
+    vs_pipeline_params pp = {cfg.out_dim, T, H, W, a.steps, a.shift, a.guide_scale, a.seed,
+                             a.sampler, has_uncond};
+    const int64_t lshape[4] = {cfg.out_dim, T, H, W};
+    vs_tensor latent = vs_tensor_new(VS_F32, VS_DEV_CPU, 4, lshape);
+    vs_progress progress;
+    vs_progress_init(&progress, stdout);
+    vs_pipeline_timings tm;
+    rc = vs_pipeline_run(&pp, &den, &policy, vs_progress_update, &progress, &latent, &tm);
+    if (rc != 0) {
+        fprintf(stderr, "vidsparse generate: denoising failed: %s\n", vs_last_error());
+        rc = 1;
+    } else {
+        VS_INFO("stage denoise: %.3f s (%d steps, %d forwards, %.3f s/step; model %.3f s, "
+                "sampler %.3f s)", tm.denoise_s, a.steps, tm.forwards, tm.denoise_s / a.steps,
+                tm.forward_s, tm.sampler_s);
+        if (a.attention == VS_ATTENTION_SVG2) report_density(&policy);
+        double t_write = vs_now_seconds();
+        if (write_latents(&a, &latent) != 0) {
+            fprintf(stderr, "vidsparse generate: writing %s: %s\n", a.output, vs_last_error());
+            rc = 1;
+        } else {
+            VS_INFO("stage write: %.3f s (latents [%d, %d, %d, %d] -> %s)",
+                    vs_now_seconds() - t_write, cfg.out_dim, T, H, W, a.output);
+        }
+    }
+    vs_tensor_free(&latent);
+    vs_wan_denoiser_free(&wd);
+    vs_attention_policy_free(&policy);
+    wan_model_free(&model);
+    for (int b = 0; b < VS_BRANCHES; b++)
+        if (context[b].data) vs_tensor_free(&context[b]);
+    return rc;
+}

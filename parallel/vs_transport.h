@@ -1,0 +1,75 @@
+// The collectives the distributed runtime needs, behind one interface with two implementations:
+//   MPI  (parallel/vs_transport_mpi.c):  host memory; CPU runs, tests, and a fallback anywhere.
+//   NCCL (parallel/vs_transport_nccl.c): CUDA device memory; the GPU path (VS_HAVE_NCCL builds).
+// Callers never see which one runs. Data movement is in bytes (the caller knows its dtype);
+// offsets and counts are per peer, so uneven splits (heads or tokens that do not divide the
+// group size) need no padding. Every call returns with its results ready to read.
+//
+// Every failure is fatal (vs_die: rank, host, file:line, the call, a hint, then MPI_Abort).
+//
+// Test hook (documented in docs/distributed.md): with VS_TEST_FAIL_RANK=k, world rank k dies
+// through vs_die at its VS_TEST_FAIL_AFTER-th collective (default 3), to test that one failing
+// rank ends the whole job promptly.
+#pragma once
+#include <stddef.h>
+
+#include "runtime/vs_tensor.h"
+
+#ifdef VS_HAVE_MPI
+#include <mpi.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { VS_TRANSPORT_MPI = 0, VS_TRANSPORT_NCCL } vs_transport_kind;
+
+typedef struct vs_transport vs_transport;
+struct vs_transport {
+    const char *name;  // "mpi" or "nccl"
+    int rank, size;    // this process within the group
+    vs_device memory;  // where every buffer passed to the calls below must live
+
+    // Rank r sends send_bytes[p] bytes from send + send_offsets[p] to every peer p, and receives
+    // recv_bytes[p] bytes from p at recv + recv_offsets[p]. Counts must agree pairwise.
+    void (*alltoallv)(vs_transport *t, const void *send, const size_t *send_bytes,
+                      const size_t *send_offsets, void *recv, const size_t *recv_bytes,
+                      const size_t *recv_offsets);
+    // Every rank contributes send_bytes (== recv_bytes[rank]); rank p's block lands at
+    // recv + recv_offsets[p] on every rank.
+    void (*allgatherv)(vs_transport *t, const void *send, size_t send_bytes, void *recv,
+                       const size_t *recv_bytes, const size_t *recv_offsets);
+    // In place. Not used on the generation path (bitwise layout invariance forbids reducing
+    // across ranks there); kept for benchmarks and statistics.
+    void (*allreduce_sum_f32)(vs_transport *t, float *data, size_t count);
+    void (*broadcast)(vs_transport *t, void *data, size_t bytes, int root);
+    void (*barrier)(vs_transport *t);
+    // Strided copy within the transport's memory: `rows` rows of `width` bytes.
+    void (*copy2d)(vs_transport *t, void *dst, size_t dst_pitch, const void *src,
+                   size_t src_pitch, size_t width, size_t rows);
+    void (*destroy)(vs_transport *t);
+
+    void *impl;
+    long calls;  // collectives issued so far (the failure test hook counts these)
+};
+
+#ifdef VS_HAVE_MPI
+// Over an MPI communicator (duplicated; the caller keeps its own).
+vs_transport *vs_transport_mpi_new(MPI_Comm comm);
+#ifdef VS_HAVE_NCCL
+// Over the same ranks as `comm`: rank 0 of comm makes the ncclUniqueId, MPI broadcasts it, every
+// rank calls ncclCommInitRank. The CUDA device must be bound first (vs_dist_bind_device).
+// A watchdog thread polls ncclCommGetAsyncError and aborts the job (see vs_transport_nccl.c).
+vs_transport *vs_transport_nccl_new(MPI_Comm comm);
+#endif
+#endif
+
+void vs_transport_free(vs_transport *t);
+
+// Called by implementations at the start of every collective: counts it, fires the test hook.
+void vs_transport_count_call(vs_transport *t);
+
+#ifdef __cplusplus
+}
+#endif
