@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include "launch/commands.h"
+#include "launch/generate_dist.h"
 #include "launch/progress.h"
+#include "parallel/vs_dist.h"
+#include "parallel/vs_groups.h"
 #include "runtime/vs_attention_policy.h"
 #include "runtime/vs_check.h"
 #include "runtime/vs_config.h"
@@ -43,6 +46,9 @@ typedef struct {
     vs_attention_mode attention;
     int verbose;
     int tiny;
+    int ulysses;       // 0: single process (no parallel/ at all)
+    int cfg_parallel;  // 1: CFG branches on two rank groups
+    int tiny_heads;    // 0: the tiny model's own head count
 } gen_args;
 
 static void usage(FILE *out) {
@@ -68,11 +74,19 @@ static void usage(FILE *out) {
         "  -o, --output FILE      latents as .safetensors, tensor \"latents\" [16, T, H/8, W/8]\n"
         "                         (default latents.safetensors)\n"
         "  -v, --verbose          debug log lines (per step timestep and sigma)\n"
+        "  --ulysses N            multi-rank (mpirun/srun): shard tokens over groups of N ranks, heads\n"
+        "                         inside self-attention; N <= heads (docs/distributed.md)\n"
+        "  --cfg-parallel         multi-rank: conditional and unconditional branches on two groups;\n"
+        "                         ranks = N x 2 (without it: ranks = N)\n"
+        "  --tiny-heads N         tiny model only: split its width 128 into N heads (default 2), to\n"
+        "                         test layouts with more Ulysses ranks (128 / N must be even, >= 6)\n"
         "  -h, --help             this text\n\n"
         "examples:\n"
         "  vidsparse generate --model tiny -o tiny.safetensors\n"
         "  vidsparse generate --model Wan2.1-T2V-1.3B --prompt-embeds cat.safetensors \\\n"
-        "      --size 832x480 --frames 81 --steps 50 --attention svg2 -o cat.safetensors\n");
+        "      --size 832x480 --frames 81 --steps 50 --attention svg2 -o cat.safetensors\n"
+        "  mpirun -np 8 vidsparse generate --model DIR --prompt-embeds cat.safetensors \\\n"
+        "      --ulysses 4 --cfg-parallel -o cat.safetensors\n");
 }
 
 // One message, exit code 2: bad input, nothing loaded yet.
@@ -167,10 +181,14 @@ static int parse_args(int argc, char **argv, gen_args *a) {
             a->verbose = 1;
             continue;
         }
+        if (!strcmp(arg, "--cfg-parallel")) {
+            a->cfg_parallel = 1;
+            continue;
+        }
         static const char *const with_value[] = {
             "--model", "--config", "--prompt-embeds", "--size", "--frames", "--steps", "--shift",
             "--guide-scale", "--seed", "--sampler", "--attention", "--svg2-preset", "-o",
-            "--output"};
+            "--output", "--ulysses", "--tiny-heads"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
             known |= !strcmp(arg, with_value[k]);
@@ -211,6 +229,12 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         } else if (!strcmp(arg, "--sampler")) {
             if (vs_sampler_parse(val, &a->sampler))
                 return bad_arg("--sampler '%s': choose unipc or euler%s", val, "");
+        } else if (!strcmp(arg, "--ulysses")) {
+            if (parse_int(val, 1, 1 << 16, &a->ulysses))
+                return bad_arg("--ulysses '%s': must be an integer >= 1 (ranks per Ulysses group)%s", val, "");
+        } else if (!strcmp(arg, "--tiny-heads")) {
+            if (parse_int(val, 1, 128, &a->tiny_heads))
+                return bad_arg("--tiny-heads '%s': must be an integer in [1, 128]%s", val, "");
         } else if (!strcmp(arg, "--attention")) {
             if (vs_attention_mode_parse(val, &a->attention))
                 return bad_arg("--attention '%s': choose dense or svg2%s", val, "");
@@ -220,6 +244,8 @@ static int parse_args(int argc, char **argv, gen_args *a) {
 
     if (!a->model) return bad_arg("missing --model (a checkpoint directory or file, or 'tiny')%s%s", "", "");
     a->tiny = !strcmp(a->model, "tiny");
+    if (a->tiny_heads && !a->tiny) return bad_arg("--tiny-heads applies to --model tiny only%s%s", "", "");
+    if (a->cfg_parallel && !a->ulysses) a->ulysses = 1;
     if (!a->width) {
         a->width = a->tiny ? 128 : 832;
         a->height = a->tiny ? 128 : 480;
@@ -336,6 +362,9 @@ static void report_density(const vs_attention_policy *policy) {
                 "steps ran dense)", total / sparse_layers, policy->dense_steps, policy->steps);
 }
 
+static int generate(gen_args *ap, const vs_dist *dist);
+
+// Parses, starts MPI when the run is multi-rank, runs, and finalises MPI on every path.
 int cmd_generate(int argc, char **argv) {
     gen_args a;
     int rc = parse_args(argc, argv, &a);
@@ -344,6 +373,22 @@ int cmd_generate(int argc, char **argv) {
         return 0;
     }
     if (rc) return rc;
+    char launched[16];
+    snprintf(launched, sizeof launched, "%d", vs_dist_launcher_size());
+    if (!a.ulysses && vs_dist_launcher_size() > 1)
+        return bad_arg("launched as one of %s ranks but no layout given: add --ulysses N "
+                       "(ranks = N, or 2N with --cfg-parallel)%s", launched, "");
+    if (!a.ulysses) return generate(&a, NULL);
+    vs_dist dist;
+    vs_dist_init(&dist);
+    rc = generate(&a, &dist);
+    vs_dist_finalize(&dist);
+    return rc;
+}
+
+static int generate(gen_args *ap, const vs_dist *dist) {
+    gen_args a = *ap;
+    int rc = 0;
     if (a.verbose) vs_log_set_level(VS_LOG_DEBUG);
 
     // ---- small files: config, preset, prompt embeddings, all checked before the model loads
@@ -356,9 +401,16 @@ int cmd_generate(int argc, char **argv) {
         }
     } else {
         cfg = wan_tiny_config();
+        if (a.tiny_heads) cfg.num_heads = a.tiny_heads;
     }
     if (wan_config_validate(&cfg) != 0) {
         fprintf(stderr, "vidsparse generate: model config: %s\n", vs_last_error());
+        return 2;
+    }
+    // The rank layout, before anything is loaded: every rank sees the same arguments and
+    // reaches the same verdict; rank 0 says why.
+    if (dist && vs_layout_check(dist->world, a.ulysses, a.cfg_parallel ? 2 : 1, cfg.num_heads) != 0) {
+        if (dist->rank == 0) fprintf(stderr, "vidsparse generate: %s\n", vs_last_error());
         return 2;
     }
     vs_svg2_preset preset = vs_svg2_tiny_preset();
@@ -393,6 +445,14 @@ int cmd_generate(int argc, char **argv) {
         context[VS_BRANCH_UNCOND] = tiny_context(&cfg, VS_BRANCH_UNCOND);
     }
     t_text = vs_now_seconds() - t_text;
+    if (a.cfg_parallel && !(has_uncond && a.guide_scale != 1.0f)) {
+        if (dist->rank == 0)
+            fprintf(stderr, "vidsparse generate: --cfg-parallel needs guidance (a negative context and "
+                            "--guide-scale != 1); without it there is one branch: drop --cfg-parallel\n");
+        for (int b = 0; b < VS_BRANCHES; b++)
+            if (context[b].data) vs_tensor_free(&context[b]);
+        return 2;
+    }
 
     const int T = (a.frames - 1) / 4 + 1, H = a.height / 8, W = a.width / 8;
     const int64_t tokens = (int64_t)T * (H / 2) * (W / 2);
@@ -429,22 +489,39 @@ int cmd_generate(int argc, char **argv) {
             (long long)context[VS_BRANCH_COND].shape[0],
             has_uncond ? ", with negative context" : "");
 
-    // ---- denoise
+    // ---- denoise: one process, or a rank of a Ulysses (x CFG) layout
     vs_attention_policy policy;
     vs_attention_policy_init(&policy, a.attention, &preset, cfg.num_layers, cfg.num_heads,
                              cfg.dim / cfg.num_heads, a.steps);
+    const int64_t lshape[4] = {cfg.out_dim, T, H, W};
     vs_wan_denoiser wd;
-    vs_wan_denoiser_init(&wd, &model, &context[VS_BRANCH_COND],
-                         has_uncond ? &context[VS_BRANCH_UNCOND] : NULL, &policy);
-    vs_denoiser den = vs_wan_denoiser_as_denoiser(&wd);
+    vs_groups groups;
+    vs_dist_denoiser dd;
+    vs_denoiser den;
+    if (dist) {
+        // The transport follows the model: host memory -> MPI, CUDA memory -> NCCL.
+        vs_transport_kind kind = model.device == VS_DEV_CUDA ? VS_TRANSPORT_NCCL : VS_TRANSPORT_MPI;
+        vs_groups_init(&groups, dist, a.ulysses, a.cfg_parallel ? 2 : 1, cfg.num_heads, kind);
+        vs_dist_denoiser_init(&dd, &model, &context[VS_BRANCH_COND],
+                              has_uncond ? &context[VS_BRANCH_UNCOND] : NULL, &groups, &policy, lshape);
+        den = vs_dist_denoiser_as_denoiser(&dd);
+        VS_INFO("layout: %d ranks = %d CFG group%s x Ulysses %d over %s; rank 0 holds tokens "
+                "[0, %lld) and heads [0, %d)", dist->world, groups.cfg_degree,
+                groups.cfg_degree > 1 ? "s" : "", groups.ulysses_degree, groups.ulysses->name,
+                (long long)vs_ulysses_my_tokens(dd.ulysses).count, dd.n_heads);
+    } else {
+        vs_wan_denoiser_init(&wd, &model, &context[VS_BRANCH_COND],
+                             has_uncond ? &context[VS_BRANCH_UNCOND] : NULL, &policy);
+        den = vs_wan_denoiser_as_denoiser(&wd);
+    }
     vs_pipeline_params pp = {cfg.out_dim, T, H, W, a.steps, a.shift, a.guide_scale, a.seed,
                              a.sampler, has_uncond};
-    const int64_t lshape[4] = {cfg.out_dim, T, H, W};
     vs_tensor latent = vs_tensor_new(VS_F32, VS_DEV_CPU, 4, lshape);
     vs_progress progress;
     vs_progress_init(&progress, stdout);
+    const int rank0 = !dist || dist->rank == 0;
     vs_pipeline_timings tm;
-    rc = vs_pipeline_run(&pp, &den, &policy, vs_progress_update, &progress, &latent, &tm);
+    rc = vs_pipeline_run(&pp, &den, &policy, rank0 ? vs_progress_update : NULL, &progress, &latent, &tm);
     if (rc != 0) {
         fprintf(stderr, "vidsparse generate: denoising failed: %s\n", vs_last_error());
         rc = 1;
@@ -452,9 +529,11 @@ int cmd_generate(int argc, char **argv) {
         VS_INFO("stage denoise: %.3f s (%d steps, %d forwards, %.3f s/step; model %.3f s, "
                 "sampler %.3f s)", tm.denoise_s, a.steps, tm.forwards, tm.denoise_s / a.steps,
                 tm.forward_s, tm.sampler_s);
+        if (dist) vs_dist_denoiser_collect_density(&dd);
         if (a.attention == VS_ATTENTION_SVG2) report_density(&policy);
+        // The latent is replicated: rank 0 writes it.
         double t_write = vs_now_seconds();
-        if (write_latents(&a, &latent) != 0) {
+        if (rank0 && write_latents(&a, &latent) != 0) {
             fprintf(stderr, "vidsparse generate: writing %s: %s\n", a.output, vs_last_error());
             rc = 1;
         } else {
@@ -463,7 +542,12 @@ int cmd_generate(int argc, char **argv) {
         }
     }
     vs_tensor_free(&latent);
-    vs_wan_denoiser_free(&wd);
+    if (dist) {
+        vs_dist_denoiser_free(&dd);
+        vs_groups_free(&groups);
+    } else {
+        vs_wan_denoiser_free(&wd);
+    }
     vs_attention_policy_free(&policy);
     wan_model_free(&model);
     for (int b = 0; b < VS_BRANCHES; b++)

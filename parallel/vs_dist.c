@@ -36,17 +36,16 @@ int vs_mpi_count(size_t bytes, const char *file, int line) {
 static void abort_job(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 #endif
 
-#ifndef VS_HAVE_MPI
 // A launcher that started several ranks, seen from a build that cannot join them.
-static int launcher_world_size(void) {
-    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"};
+int vs_dist_launcher_size(void) {
+    // SLURM_STEP_NUM_TASKS, not SLURM_NTASKS: the latter is also set in a batch script outside srun.
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *s = getenv(vars[i]);
         if (s && atoi(s) > 1) return atoi(s);
     }
     return 1;
 }
-#endif
 
 void vs_dist_init(vs_dist *d) {
     if (g_dist_ready) {
@@ -80,7 +79,7 @@ void vs_dist_init(vs_dist *d) {
     VS_MPI_CHECK(MPI_Comm_size(node, &g_dist.local_size));
     VS_MPI_CHECK(MPI_Comm_free(&node));
 #else
-    int n = launcher_world_size();
+    int n = vs_dist_launcher_size();
     if (n > 1)
         vs_dief(__FILE__, __LINE__, "rebuild with MPI (apt-get install libopenmpi-dev, then cmake again) or run one process",
                 "launched as one of %d ranks, but this vidsparse was built without MPI", n);

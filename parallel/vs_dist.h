@@ -20,6 +20,10 @@ typedef struct {
     int mpi;                     // 1 when this process initialised MPI (and must finalise it)
 } vs_dist;
 
+// How many ranks the launcher (mpirun, srun) started, from its environment, without starting
+// MPI: 1 when not launched as part of a job.
+int vs_dist_launcher_size(void);
+
 // Idempotent per process: a second call returns the same description.
 void vs_dist_init(vs_dist *d);
 

@@ -91,7 +91,7 @@ void vs_attention_policy_run(vs_attention_policy *p, int layer, int branch, cons
     if (params.C_k > n) params.C_k = n;
     vs_svg2_cache_cpu *cache = &p->caches[layer * VS_BRANCHES + branch];
     if (!cache->q_centroids) vs_svg2_cache_init_cpu(cache, H, params.C_q, params.C_k, D);
-    vs_svg2_attention_cpu(&params, cache, q->data, k->data, v->data, H, n, D, out->data,
+    vs_svg2_attention_cpu(&params, cache, q->data, k->data, v->data, H, n, D, p->head0, out->data,
                           p->head_density);
     double mean = 0;
     for (int h = 0; h < H; h++) mean += p->head_density[h];

@@ -36,6 +36,7 @@ typedef struct {
     vs_svg2_preset preset;
     int num_layers;
     int heads;        // heads this process runs (all of them in a single process)
+    int head0;        // global index of the first of them (0 in a single process); seeds SVG2
     int head_dim;
     int steps;        // denoising steps of the run
     int dense_steps;  // floor(dense_step_fraction * steps)

@@ -47,5 +47,18 @@ grep -qE "rank 2 .*(on node|on) $host" "$work/out2" || { echo "FAIL: no message 
 [ "$took" -le 30 ] || { echo "FAIL: took ${took}s to end the job"; fail=1; }
 echo "exit $rc after ${took}s"
 
+echo "== 3. VS_TEST_FAIL_RANK=1 in vidsparse generate --ulysses 2 (mid-denoising)"
+start=$SECONDS
+VS_TEST_FAIL_RANK=1 VS_TEST_FAIL_AFTER=12 timeout 60 "$mpiexec" --oversubscribe -np 2 \
+    -x VS_TEST_FAIL_RANK -x VS_TEST_FAIL_AFTER "$VS_BINARY" generate --model tiny --ulysses 2 \
+    -o "$work/never.safetensors" >"$work/out3" 2>&1
+rc=$?
+took=$((SECONDS - start))
+if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ]; then echo "FAIL: exit $rc (0 = not detected, 124 = hung)"; fail=1; fi
+grep -q "rank 1/2 on $host" "$work/out3" || { echo "FAIL: no message naming rank 1 and host $host"; fail=1; }
+[ ! -e "$work/never.safetensors" ] || { echo "FAIL: a failed run wrote its output"; fail=1; }
+[ "$took" -le 30 ] || { echo "FAIL: took ${took}s to end the job"; fail=1; }
+echo "exit $rc after ${took}s"
+
 [ "$fail" -eq 0 ] && echo "failure handling: ok"
 exit "$fail"

@@ -1,0 +1,47 @@
+// The multi-rank denoiser behind `vidsparse generate --ulysses N [--cfg-parallel]`: the same
+// vs_denoiser interface the single-process pipeline uses (runtime/vs_pipeline.h), so the
+// denoising loop, CFG formula and sampler are the pipeline's own and run identically, on the
+// replicated latent, on every rank.
+//
+// Per velocity call, on each rank of a Ulysses group:
+//   wan_forward on this rank's token shard, self-attention through the Ulysses hook
+//   (parallel/vs_ulysses.h) -> the attention policy on this rank's whole heads;
+//   the velocity rows of the shard -> all-gathered over the group -> unpatchified.
+// With --cfg-parallel the conditional branch runs on ranks [0, U) and the unconditional on
+// [U, 2U); the pipeline's "cond" call runs this rank's branch and swaps velocities with the
+// paired rank (vs_cfg_exchange); its "uncond" call returns the partner's result.
+//
+// Layout invariance: this rank's heads go through an attention policy of their own (centroid
+// caches per layer, branch and head) whose head0 is the global index of its first head; the
+// SVG2 operator seeds k-means by global head and converges per head, so a head's result does not
+// depend on which heads share its rank. Every layout, the single process included, computes the
+// same latent bit for bit (tests/test_invariance.sh).
+#pragma once
+#include "parallel/vs_groups.h"
+#include "parallel/vs_ulysses.h"
+#include "runtime/vs_pipeline.h"
+#include "runtime/wan_model.h"
+
+typedef struct {
+    const wan_model *model;
+    const vs_tensor *context[VS_BRANCHES];  // [L, text_dim] f32 CPU; uncond may be NULL
+    vs_groups *groups;
+    vs_ulysses *ulysses;
+    vs_ulysses_hook_ctx hook_ctx;
+    vs_attention_policy *master;  // the run's policy (all heads): step index in, density report out
+    vs_attention_policy heads;    // this rank's heads [head0, head0 + n_heads)
+    int n_heads, head0;
+    int branch;                   // the branch of the forward in progress
+    vs_tensor rows_local;         // [n_local, out_dim * 4]
+    vs_tensor rows_full;          // [tokens, out_dim * 4]
+    vs_tensor mine, both;         // [C*T*H*W], [2, C*T*H*W]   CFG exchange (cfg_degree 2)
+} vs_dist_denoiser;
+
+// latent_shape: [C, T, H, W] of the run (fixes the token count for the exchange buffers).
+void vs_dist_denoiser_init(vs_dist_denoiser *d, const wan_model *model, const vs_tensor *cond,
+                           const vs_tensor *uncond, vs_groups *groups,
+                           vs_attention_policy *master, const int64_t latent_shape[4]);
+void vs_dist_denoiser_free(vs_dist_denoiser *d);
+vs_denoiser vs_dist_denoiser_as_denoiser(vs_dist_denoiser *d);
+// Fills the master policy's density figures from every head on every rank (collective).
+void vs_dist_denoiser_collect_density(vs_dist_denoiser *d);
