@@ -3,3 +3,4 @@
 
 int vs_cmd_bench(int argc, char **argv);   // launch/cmd_bench.c: dispatch
 int vs_bench_comm(int argc, char **argv);  // launch/bench_comm.c
+int vs_bench_step(int argc, char **argv);  // launch/bench_step.c

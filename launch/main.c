@@ -18,7 +18,7 @@ static int cmd_version(int argc, char **argv);
 static const vs_command commands[] = {
     {"version", "print the version and the backends built in", cmd_version},
     {"generate", "denoise a video latent from prompt embeddings (--model tiny: no files needed)", cmd_generate},
-    {"bench", "benchmarks: comm (see vidsparse bench --help)", vs_cmd_bench},
+    {"bench", "benchmarks: comm, step (see vidsparse bench --help)", vs_cmd_bench},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -232,3 +232,32 @@ extern "C" void vs_cuda_sync(void) {
     OPS_CUDA_CHECK(cudaStreamSynchronize(stream()));
     OPS_CUDA_CHECK(cudaGetLastError());
 }
+
+extern "C" const char *vs_cuda_device_name(void) {
+    static cudaDeviceProp prop;
+    int dev = 0;
+    OPS_CUDA_CHECK(cudaGetDevice(&dev));
+    OPS_CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
+    return prop.name;
+}
+
+extern "C" double vs_cuda_time_ms(void (*fn)(void *ctx), void *ctx) {
+    cudaEvent_t start, stop;
+    OPS_CUDA_CHECK(cudaEventCreate(&start));
+    OPS_CUDA_CHECK(cudaEventCreate(&stop));
+    OPS_CUDA_CHECK(cudaEventRecord(start, stream()));
+    fn(ctx);
+    OPS_CUDA_CHECK(cudaEventRecord(stop, stream()));
+    OPS_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0;
+    OPS_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    OPS_CUDA_CHECK(cudaEventDestroy(start));
+    OPS_CUDA_CHECK(cudaEventDestroy(stop));
+    return ms;
+}
+
+extern "C" size_t vs_cuda_memory_used(void) {
+    size_t free_b = 0, total_b = 0;
+    OPS_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    return total_b - free_b;
+}

@@ -37,6 +37,12 @@ int vs_cuda_device_count(void);
 vs_cuda_stream_t vs_cuda_ops_stream(void);
 // Waits for everything queued on the ops stream; dies on an asynchronous error.
 void vs_cuda_sync(void);
+// "NVIDIA H100 80GB HBM3" etc. of the current device.
+const char *vs_cuda_device_name(void);
+// Milliseconds of GPU time fn(ctx) enqueues on the ops stream (CUDA events around it; syncs).
+double vs_cuda_time_ms(void (*fn)(void *ctx), void *ctx);
+// Bytes of device memory in use (total - free, from the driver).
+size_t vs_cuda_memory_used(void);
 
 // ---------------------------------------------------------------------------- profiling
 // Off by default. While on, every op records a CUDA event pair around itself, tagged by class;
