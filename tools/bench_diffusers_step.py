@@ -45,11 +45,12 @@ def main():
             text_dim=c.get("text_dim", 4096), freq_dim=c.get("freq_dim", 256), ffn_dim=c["ffn_dim"],
             num_layers=c["num_layers"], cross_attn_norm=True, qk_norm="rms_norm_across_heads",
             eps=c.get("eps", 1e-6))
-    model = model.to(torch.bfloat16).eval()
-    keep = model._keep_in_fp32_modules or []
-    for name, module in model.named_modules():  # as from_pretrained(torch_dtype=bf16) keeps them
-        if any(k in name.split(".") for k in keep):
-            module.float()
+    # bf16 except what from_pretrained(torch_dtype=bfloat16) keeps in f32 (_keep_in_fp32_modules).
+    keep = set(model._keep_in_fp32_modules or [])
+    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+        if t.is_floating_point() and not keep.intersection(name.split(".")):
+            t.data = t.data.to(torch.bfloat16)
+    model.eval()
 
     T, H, W = (args.frames - 1) // 4 + 1, h // 8, w // 8
     tokens = T * (H // 2) * (W // 2)
