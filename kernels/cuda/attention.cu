@@ -6,15 +6,25 @@
 //   plan_key_lists: one warp per (head, query cluster) compacts the selected non-empty key
 //     clusters, in increasing index, into (end position in the concatenation, row - position)
 //     pairs with a ballot + shuffle scan; the list length and total key count go to `info`.
-//   plan_q_tiles: one block per head scans ceil(|Q_i| / BM) over the query clusters and writes
-//     one (cluster, tile-within-cluster) entry per query tile.
+//   plan_q_tiles: one block per head scans the query tiles of each cluster and writes one
+//     (cluster, first row within the cluster) entry per tile.
 // The attention grid is sized from the host-known bound ceil(S / BM) + C_q tiles per head; CTAs
 // past the head's real count return at once.
 //
+// Query-tile padding is what separates the sparse kernel from density x dense time: a query
+// cluster of n rows needs ceil(n / BM) passes over its key list, and a CTA whose tile is mostly
+// empty costs nearly a full pass (the kernel is latency bound at 8 warps per SM, so idle warps do
+// not speed up the other CTA). Split variants therefore cover a cluster with BM-row tiles of the
+// main kernel, except a last tile of <= BM/2 rows, which goes to a second kernel with half-height
+// tiles, smaller CTAs and more of them per SM (the second list, launched right after).
+//
 // Workspace (strides fixed by the shapes, so any variant's BM fits):
-//   lists [H * C_q * C_k] int2 | info [H * C_q] int2 | tiles [H * max_tiles] int2 | n_tiles [H]
+//   lists [H * C_q * C_k] int2 | info [H * C_q] int2 | tiles [H * max_tiles] int2 |
+//   tail tiles [H * C_q] int2 | n_tiles [2 H] (main, tail)
 #include <cuda_runtime.h>
 #include <math.h>
+
+#include <type_traits>
 
 #include "kernels/cuda/attention_core.cuh"
 #include "kernels/cuda/attention_variants.h"
@@ -30,8 +40,8 @@ size_t align256(size_t x) { return (x + 255) & ~(size_t)255; }
 size_t max_q_tiles(int S, int C_q) { return (size_t)S / MIN_BM + 1 + (size_t)C_q; }
 
 struct Workspace {
-    int2 *lists, *info, *tiles;
-    int *n_tiles;
+    int2 *lists, *info, *tiles, *tail_tiles;
+    int *n_tiles;  // [2 H]: main tiles per head, then tail tiles per head
     size_t tile_stride;
 };
 
@@ -45,6 +55,8 @@ Workspace carve(void *base, int H, int S, int C_q, int C_k) {
     w.tiles = (int2 *)p;
     w.tile_stride = max_q_tiles(S, C_q);
     p += align256((size_t)H * w.tile_stride * sizeof(int2));
+    w.tail_tiles = (int2 *)p;
+    p += align256((size_t)H * C_q * sizeof(int2));
     w.n_tiles = (int *)p;
     return w;
 }
@@ -89,40 +101,60 @@ __global__ void plan_key_lists(const uint8_t *__restrict__ mask, const int32_t *
 
 constexpr int PLAN_THREADS = 256;
 
+// Block-wide exclusive scan step over PLAN_THREADS values: returns this thread's offset, adds
+// the block total to *carry (uniform).
+__device__ int block_scan(int n, int *warp_sums, int *carry) {
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    int incl = n;
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+        int y = __shfl_up_sync(0xffffffffu, incl, off);
+        if (lane >= off) incl += y;
+    }
+    if (lane == 31) warp_sums[warp] = incl;
+    __syncthreads();
+    int before = 0, block_total = 0;
+    for (int w = 0; w < PLAN_THREADS / 32; w++) {
+        if (w < warp) before += warp_sums[w];
+        block_total += warp_sums[w];
+    }
+    const int start = *carry + before + incl - n;
+    *carry += block_total;
+    __syncthreads();  // warp_sums is rewritten by the next call
+    return start;
+}
+
+// Query tiles of one head. Cluster of n rows: floor(n / BM) full tiles plus a remainder r; with
+// tail_bm > 0 a remainder r <= tail_bm goes to the tail list, otherwise it is one more main tile.
 __global__ void __launch_bounds__(PLAN_THREADS)
-    plan_q_tiles(const int32_t *__restrict__ q_off, int C_q, int BM, int2 *__restrict__ tiles,
-                 size_t tile_stride, int *__restrict__ n_tiles) {
+    plan_q_tiles(const int32_t *__restrict__ q_off, int H, int C_q, int BM, int tail_bm,
+                 int2 *__restrict__ tiles, size_t tile_stride, int2 *__restrict__ tail_tiles,
+                 int *__restrict__ n_tiles) {
     __shared__ int warp_sums[PLAN_THREADS / 32];
-    const int h = blockIdx.x, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int h = blockIdx.x, tid = threadIdx.x;
     const int32_t *qo = q_off + (size_t)h * (C_q + 1);
     int2 *out = tiles + (size_t)h * tile_stride;
-    int carry = 0;
+    int2 *tail_out = tail_tiles + (size_t)h * C_q;
+    int carry = 0, tail_carry = 0;
     for (int i0 = 0; i0 < C_q; i0 += PLAN_THREADS) {
         const int i = i0 + tid;
-        int n = 0;
+        int n_main = 0, n_tail = 0, full = 0;
         if (i < C_q) {
-            int len = qo[i + 1] - qo[i];
-            n = len > 0 ? (len + BM - 1) / BM : 0;
+            const int len = max(0, qo[i + 1] - qo[i]);
+            full = len / BM;
+            const int rem = len - full * BM;
+            n_tail = rem > 0 && rem <= tail_bm;
+            n_main = full + (rem > 0 && !n_tail);
         }
-        int incl = n;
-#pragma unroll
-        for (int off = 1; off < 32; off <<= 1) {
-            int y = __shfl_up_sync(0xffffffffu, incl, off);
-            if (lane >= off) incl += y;
-        }
-        if (lane == 31) warp_sums[warp] = incl;
-        __syncthreads();
-        int before = 0, block_total = 0;
-        for (int w = 0; w < PLAN_THREADS / 32; w++) {
-            if (w < warp) before += warp_sums[w];
-            block_total += warp_sums[w];
-        }
-        const int start = carry + before + incl - n;
-        for (int t = 0; t < n; t++) out[start + t] = make_int2(i, t);
-        carry += block_total;
-        __syncthreads();  // warp_sums is rewritten next round
+        const int start = block_scan(n_main, warp_sums, &carry);
+        const int tail_start = block_scan(n_tail, warp_sums, &tail_carry);
+        for (int t = 0; t < n_main; t++) out[start + t] = make_int2(i, t * BM);
+        if (n_tail) tail_out[tail_start] = make_int2(i, full * BM);
     }
-    if (tid == 0) n_tiles[h] = carry;
+    if (tid == 0) {
+        n_tiles[h] = carry;
+        n_tiles[H + h] = tail_carry;
+    }
 }
 
 template <class C>
@@ -150,7 +182,7 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
     const int2 tile = tiles[(size_t)h * tile_stride + blockIdx.x];
     const int i = tile.x;
     const int32_t *qo = q_off + (size_t)h * (C_q + 1);
-    const int q0 = qo[i] + tile.y * C::BM;
+    const int q0 = qo[i] + tile.y;
     const int q_len = min(C::BM, qo[i + 1] - q0);
     const size_t head = (size_t)h * S * C::D;
     const size_t hi = (size_t)h * C_q + i;
@@ -164,13 +196,19 @@ int cuda_fail(cudaError_t e, const char *what) {
                    what, cudaGetErrorString(e));
 }
 
-// Opt a kernel into more than 48 KiB of dynamic shared memory (once per kernel).
+// Opt a kernel into more than 48 KiB of dynamic shared memory, once per kernel and device
+// (bit d of *done_mask: device d done; the attribute is per device context). Not a stream
+// operation, so it is allowed while a stream is being captured into a graph.
 template <class Kernel>
-int smem_opt_in(Kernel kernel, int bytes, int *done) {
-    if (*done) return 0;
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+int smem_opt_in(Kernel kernel, int bytes, unsigned long long *done_mask) {
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess) return cuda_fail(e, "cudaGetDevice");
+    const unsigned long long bit = dev < 64 ? 1ull << dev : 0;
+    if (*done_mask & bit) return 0;
+    e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
     if (e != cudaSuccess) return cuda_fail(e, "cudaFuncSetAttribute(attention shared memory)");
-    *done = 1;
+    *done_mask |= bit;
     return 0;
 }
 
@@ -179,7 +217,7 @@ float scale_log2_for(int D) { return (float)(1.4426950408889634 / sqrt((double)D
 template <class C>
 int launch_dense(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *o, int H, int S,
                  cudaStream_t stream) {
-    static int opted = 0;
+    static unsigned long long opted = 0;
     if (smem_opt_in(dense_kernel<C>, C::SMEM_BYTES, &opted)) return -1;
     dim3 grid((unsigned)((S + C::BM - 1) / C::BM), (unsigned)H);
     dense_kernel<C><<<grid, C::THREADS, C::SMEM_BYTES, stream>>>(
@@ -190,38 +228,55 @@ int launch_dense(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *
 }
 
 template <class C>
+int launch_sparse_tiles(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *o, int H,
+                        int S, const int32_t *q_off, int C_q, int C_k, const Workspace &w,
+                        const int2 *tiles, size_t tile_stride, const int *n_tiles,
+                        unsigned max_tiles, cudaStream_t stream) {
+    static unsigned long long opted = 0;
+    if (smem_opt_in(sparse_kernel<C>, C::SMEM_BYTES, &opted)) return -1;
+    dim3 grid(max_tiles, (unsigned)H);
+    sparse_kernel<C><<<grid, C::THREADS, C::SMEM_BYTES, stream>>>(
+        (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k, (const __nv_bfloat16 *)v,
+        (__nv_bfloat16 *)o, S, q_off, C_q, C_k, w.lists, w.info, tiles, tile_stride, n_tiles,
+        scale_log2_for(C::D));
+    cudaError_t e = cudaGetLastError();
+    return e == cudaSuccess ? 0 : cuda_fail(e, "sparse attention kernel launch");
+}
+
+// Main tiles of config C; with Tail != C, remainders of <= Tail::BM rows by config Tail.
+template <class C, class Tail = C>
 int launch_sparse(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *o, int H, int S,
                   const int32_t *q_off, const int32_t *k_off, const uint8_t *mask, int C_q, int C_k,
                   void *workspace, cudaStream_t stream) {
-    static int opted = 0;
-    if (smem_opt_in(sparse_kernel<C>, C::SMEM_BYTES, &opted)) return -1;
+    constexpr bool split = !std::is_same<C, Tail>::value;
+    static_assert(!split || Tail::BM <= C::BM / 2, "tail tiles hold at most half a main tile");
     Workspace w = carve(workspace, H, S, C_q, C_k);
     long long warps = (long long)H * C_q;
     plan_key_lists<<<(unsigned)((warps + 3) / 4), 128, 0, stream>>>(mask, k_off, H, C_q, C_k,
                                                                    w.lists, w.info);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return cuda_fail(e, "sparse attention key-list planning launch");
-    plan_q_tiles<<<(unsigned)H, PLAN_THREADS, 0, stream>>>(q_off, C_q, C::BM, w.tiles,
-                                                           w.tile_stride, w.n_tiles);
+    plan_q_tiles<<<(unsigned)H, PLAN_THREADS, 0, stream>>>(q_off, H, C_q, C::BM, split ? Tail::BM : 0,
+                                                           w.tiles, w.tile_stride, w.tail_tiles,
+                                                           w.n_tiles);
     e = cudaGetLastError();
     if (e != cudaSuccess) return cuda_fail(e, "sparse attention tile planning launch");
-    dim3 grid((unsigned)((S + C::BM - 1) / C::BM + C_q), (unsigned)H);
-    sparse_kernel<C><<<grid, C::THREADS, C::SMEM_BYTES, stream>>>(
-        (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k, (const __nv_bfloat16 *)v,
-        (__nv_bfloat16 *)o, S, q_off, C_q, C_k, w.lists, w.info, w.tiles, w.tile_stride,
-        w.n_tiles, scale_log2_for(C::D));
-    e = cudaGetLastError();
-    return e == cudaSuccess ? 0 : cuda_fail(e, "sparse attention kernel launch");
+    if (launch_sparse_tiles<C>(q, k, v, o, H, S, q_off, C_q, C_k, w, w.tiles, w.tile_stride,
+                               w.n_tiles, (unsigned)((S + C::BM - 1) / C::BM + C_q), stream))
+        return -1;
+    if (!split) return 0;
+    return launch_sparse_tiles<Tail>(q, k, v, o, H, S, q_off, C_q, C_k, w, w.tail_tiles,
+                                     (size_t)C_q, w.n_tiles + H, (unsigned)C_q, stream);
 }
 
-// The compiled configurations: <D, warps, m16 tiles per warp, key tile, stages>.
-using D128_A = Config<128, 4, 2, 64, 2>;  // FA2-like: 128 query rows, 32 per warp
-using D128_B = Config<128, 8, 1, 64, 2>;  // 128 query rows, 16 per warp
-using D128_C = Config<128, 4, 1, 64, 3>;  // 64 query rows, 16 per warp, 3 stages
-using D128_D = Config<128, 4, 2, 32, 3>;  // 128 query rows, 32 per warp, short key tiles
-using D128_E = Config<128, 8, 1, 64, 2, 2>;  // as B, registers capped for 2 CTAs per SM
+// The compiled configurations: <D, warps, m16 tiles per warp, key tile, stages, min CTAs/SM>.
+// Others measured and dropped (docs/attention-kernels.md): 16 query rows per warp, BN = 32 with
+// 3 stages, registers capped for 2 CTAs of 8 warps, 3 CTAs of BM = 64.
+using D128_A = Config<128, 4, 2, 64, 2>;     // FA2-like: 128 query rows, 32 per warp
+using D128_C = Config<128, 4, 1, 64, 3>;     // 64 query rows, 16 per warp, 3 stages
+using D128_H = Config<128, 2, 2, 32, 2, 4>;  // 64 query rows, 32 per warp, 4 CTAs per SM
 using D64_A = Config<64, 4, 2, 64, 3>;
-using D64_B = Config<64, 8, 1, 64, 3>;
+using D64_H = Config<64, 2, 2, 32, 3, 4>;
 
 struct Variant {
     const char *name;
@@ -230,19 +285,19 @@ struct Variant {
                   const int32_t *, const int32_t *, const uint8_t *, int, int, void *, cudaStream_t);
 };
 
-#define VS_VARIANT(C, name) {name, launch_dense<C>, launch_sparse<C>}
+// Measured on H100 (docs/attention-kernels.md): A is the fastest dense tile for both head dims;
+// for D = 128, A with H taking the short remainders is the fastest sparse kernel; for D = 64 the
+// split did not pay (its half-height kernel is slower), so A alone comes first.
 const Variant variants128[] = {
-    VS_VARIANT(D128_A, "bm128 4w x32rows bn64 2st"),
-    VS_VARIANT(D128_B, "bm128 8w x16rows bn64 2st"),
-    VS_VARIANT(D128_C, "bm64 4w x16rows bn64 3st"),
-    VS_VARIANT(D128_D, "bm128 4w x32rows bn32 3st"),
-    VS_VARIANT(D128_E, "bm128 8w x16rows bn64 2st 2cta"),
+    {"bm128 4w x32rows bn64 2st + bm64 tails", launch_dense<D128_A>, launch_sparse<D128_A, D128_H>},
+    {"bm128 4w x32rows bn64 2st", launch_dense<D128_A>, launch_sparse<D128_A>},
+    {"bm64 4w x16rows bn64 3st", launch_dense<D128_C>, launch_sparse<D128_C>},
+    {"bm64 2w x32rows bn32 2st 4cta", launch_dense<D128_H>, launch_sparse<D128_H>},
 };
 const Variant variants64[] = {
-    VS_VARIANT(D64_A, "bm128 4w x32rows bn64 3st"),
-    VS_VARIANT(D64_B, "bm128 8w x16rows bn64 3st"),
+    {"bm128 4w x32rows bn64 3st", launch_dense<D64_A>, launch_sparse<D64_A>},
+    {"bm128 4w x32rows bn64 3st + bm64 tails", launch_dense<D64_A>, launch_sparse<D64_A, D64_H>},
 };
-#undef VS_VARIANT
 
 const Variant *find_variant(int D, int variant) {
     if (D == 128 && variant >= 0 && variant < (int)(sizeof variants128 / sizeof *variants128))
@@ -307,7 +362,8 @@ extern "C" int vs_cuda_sparse_attention_variant(int variant, const vs_bf16 *q, c
 
 extern "C" size_t vs_cuda_sparse_attention_workspace_bytes(int H, int S, int C_q, int C_k) {
     return align256((size_t)H * C_q * C_k * sizeof(int2)) + align256((size_t)H * C_q * sizeof(int2)) +
-           align256((size_t)H * max_q_tiles(S, C_q) * sizeof(int2)) + align256((size_t)H * sizeof(int));
+           align256((size_t)H * max_q_tiles(S, C_q) * sizeof(int2)) +
+           align256((size_t)H * C_q * sizeof(int2)) + align256((size_t)2 * H * sizeof(int));
 }
 
 extern "C" int vs_cuda_dense_attention(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v,

@@ -22,6 +22,8 @@
 #include <cuda_bf16.h>
 #include <stdint.h>
 
+#include <type_traits>
+
 namespace vs_attn {
 
 __device__ __forceinline__ uint32_t smem_u32(const void *p) {
@@ -193,112 +195,123 @@ __device__ __forceinline__ void attention_tile(const __nv_bfloat16 *__restrict__
     const uint32_t sq_base = smem_u32(sq);
     const uint32_t skv_base = smem_u32(skv);
 
+    // m16 tiles of this warp that hold query rows (warp-uniform; 0 = the warp only loads).
+    const int active_mt = min(MT, max(0, (q_len - warp * MT * 16 + 15) / 16));
+
     for (int t = 0; t < n_tiles; t++) {
         cp_async_wait<STAGES - 2>();
         __syncthreads();
         if (t + STAGES - 1 < n_tiles) load_tile(t + STAGES - 1);
         cp_async_commit();
 
-        const uint32_t sk_base = skv_base + (uint32_t)((t % STAGES) * 2 * BN * D * 2);
-        const uint32_t sv_base = sk_base + BN * D * 2;
+        // Only the m16 tiles holding real query rows compute: a short query cluster's tile
+        // leaves whole warps (or a warp's second m-tile) idle, freeing the tensor cores for
+        // the other CTA on the SM instead of multiplying zero rows.
+        auto compute = [&](auto nm) {
+            constexpr int NM = decltype(nm)::value;
+            const uint32_t sk_base = skv_base + (uint32_t)((t % STAGES) * 2 * BN * D * 2);
+            const uint32_t sv_base = sk_base + BN * D * 2;
 
-        // ---- S = Q K^T for this warp's MT x 16 rows and BN keys
-        float s[MT][BN / 8][4];
-#pragma unroll
-        for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-            for (int j = 0; j < BN / 8; j++) s[mt][j][0] = s[mt][j][1] = s[mt][j][2] = s[mt][j][3] = 0.f;
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-            uint32_t a[MT][4];
-#pragma unroll
-            for (int mt = 0; mt < MT; mt++) {
-                int r = (warp * MT + mt) * 16 + (lm & 1) * 8 + lr;
-                int c = kk * 2 + (lm >> 1);
-                ldmatrix_x4(sq_base + (uint32_t)(r * D + ((c ^ lr) << 3)) * 2, a[mt][0], a[mt][1], a[mt][2], a[mt][3]);
-            }
-#pragma unroll
-            for (int nn = 0; nn < BN / 16; nn++) {
-                uint32_t b0, b1, b2, b3;
-                int r = nn * 16 + (lm >> 1) * 8 + lr;
-                int c = kk * 2 + (lm & 1);
-                ldmatrix_x4(sk_base + (uint32_t)(r * D + ((c ^ lr) << 3)) * 2, b0, b1, b2, b3);
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++) {
-                    mma_bf16(s[mt][2 * nn], a[mt], b0, b1);
-                    mma_bf16(s[mt][2 * nn + 1], a[mt], b2, b3);
+            // ---- S = Q K^T for this warp's MT x 16 rows and BN keys
+            float s[NM][BN / 8][4];
+    #pragma unroll
+            for (int mt = 0; mt < NM; mt++)
+    #pragma unroll
+                for (int j = 0; j < BN / 8; j++) s[mt][j][0] = s[mt][j][1] = s[mt][j][2] = s[mt][j][3] = 0.f;
+    #pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                uint32_t a[NM][4];
+    #pragma unroll
+                for (int mt = 0; mt < NM; mt++) {
+                    int r = (warp * MT + mt) * 16 + (lm & 1) * 8 + lr;
+                    int c = kk * 2 + (lm >> 1);
+                    ldmatrix_x4(sq_base + (uint32_t)(r * D + ((c ^ lr) << 3)) * 2, a[mt][0], a[mt][1], a[mt][2], a[mt][3]);
+                }
+    #pragma unroll
+                for (int nn = 0; nn < BN / 16; nn++) {
+                    uint32_t b0, b1, b2, b3;
+                    int r = nn * 16 + (lm >> 1) * 8 + lr;
+                    int c = kk * 2 + (lm & 1);
+                    ldmatrix_x4(sk_base + (uint32_t)(r * D + ((c ^ lr) << 3)) * 2, b0, b1, b2, b3);
+    #pragma unroll
+                    for (int mt = 0; mt < NM; mt++) {
+                        mma_bf16(s[mt][2 * nn], a[mt], b0, b1);
+                        mma_bf16(s[mt][2 * nn + 1], a[mt], b2, b3);
+                    }
                 }
             }
-        }
 
-        // ---- mask key positions past the end (last tile only)
-        if ((t + 1) * BN > n_keys) {
-#pragma unroll
-            for (int j = 0; j < BN / 8; j++) {
-                int col = t * BN + j * 8 + (lane & 3) * 2;
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++) {
-                    if (col >= n_keys) s[mt][j][0] = s[mt][j][2] = -INFINITY;
-                    if (col + 1 >= n_keys) s[mt][j][1] = s[mt][j][3] = -INFINITY;
-                }
-            }
-        }
-
-        // ---- online softmax (exp2 domain), P packed to bf16 A fragments
-        uint32_t pa[MT][BN / 16][4];
-#pragma unroll
-        for (int mt = 0; mt < MT; mt++) {
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                float mx = -INFINITY;
-#pragma unroll
-                for (int j = 0; j < BN / 8; j++) mx = fmaxf(mx, fmaxf(s[mt][j][2 * h], s[mt][j][2 * h + 1]));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                float m_new = fmaxf(row_max[mt][h], mx * scale_log2);
-                float alpha = fast_exp2(row_max[mt][h] - m_new);
-                row_max[mt][h] = m_new;
-                float sum = 0.f;
-#pragma unroll
+            // ---- mask key positions past the end (last tile only)
+            if ((t + 1) * BN > n_keys) {
+    #pragma unroll
                 for (int j = 0; j < BN / 8; j++) {
-                    float p0 = fast_exp2(fmaf(s[mt][j][2 * h], scale_log2, -m_new));
-                    float p1 = fast_exp2(fmaf(s[mt][j][2 * h + 1], scale_log2, -m_new));
-                    s[mt][j][2 * h] = p0;
-                    s[mt][j][2 * h + 1] = p1;
-                    sum += p0 + p1;
-                }
-                row_sum[mt][h] = row_sum[mt][h] * alpha + sum;
-#pragma unroll
-                for (int j = 0; j < D / 8; j++) {
-                    acc[mt][j][2 * h] *= alpha;
-                    acc[mt][j][2 * h + 1] *= alpha;
+                    int col = t * BN + j * 8 + (lane & 3) * 2;
+    #pragma unroll
+                    for (int mt = 0; mt < NM; mt++) {
+                        if (col >= n_keys) s[mt][j][0] = s[mt][j][2] = -INFINITY;
+                        if (col + 1 >= n_keys) s[mt][j][1] = s[mt][j][3] = -INFINITY;
+                    }
                 }
             }
-#pragma unroll
-            for (int kk = 0; kk < BN / 16; kk++) {
-                pa[mt][kk][0] = pack_bf16(s[mt][2 * kk][0], s[mt][2 * kk][1]);
-                pa[mt][kk][1] = pack_bf16(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-                pa[mt][kk][2] = pack_bf16(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
-                pa[mt][kk][3] = pack_bf16(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
-            }
-        }
 
-        // ---- O += P V
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) {
-#pragma unroll
-            for (int dn = 0; dn < D / 16; dn++) {
-                uint32_t b0, b1, b2, b3;
-                int r = kk * 16 + (lm & 1) * 8 + lr;
-                int c = dn * 2 + (lm >> 1);
-                ldmatrix_x4_trans(sv_base + (uint32_t)(r * D + ((c ^ lr) << 3)) * 2, b0, b1, b2, b3);
-#pragma unroll
-                for (int mt = 0; mt < MT; mt++) {
-                    mma_bf16(acc[mt][2 * dn], pa[mt][kk], b0, b1);
-                    mma_bf16(acc[mt][2 * dn + 1], pa[mt][kk], b2, b3);
+            // ---- online softmax (exp2 domain), P packed to bf16 A fragments
+            uint32_t pa[NM][BN / 16][4];
+    #pragma unroll
+            for (int mt = 0; mt < NM; mt++) {
+    #pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    float mx = -INFINITY;
+    #pragma unroll
+                    for (int j = 0; j < BN / 8; j++) mx = fmaxf(mx, fmaxf(s[mt][j][2 * h], s[mt][j][2 * h + 1]));
+                    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                    float m_new = fmaxf(row_max[mt][h], mx * scale_log2);
+                    float alpha = fast_exp2(row_max[mt][h] - m_new);
+                    row_max[mt][h] = m_new;
+                    float sum = 0.f;
+    #pragma unroll
+                    for (int j = 0; j < BN / 8; j++) {
+                        float p0 = fast_exp2(fmaf(s[mt][j][2 * h], scale_log2, -m_new));
+                        float p1 = fast_exp2(fmaf(s[mt][j][2 * h + 1], scale_log2, -m_new));
+                        s[mt][j][2 * h] = p0;
+                        s[mt][j][2 * h + 1] = p1;
+                        sum += p0 + p1;
+                    }
+                    row_sum[mt][h] = row_sum[mt][h] * alpha + sum;
+    #pragma unroll
+                    for (int j = 0; j < D / 8; j++) {
+                        acc[mt][j][2 * h] *= alpha;
+                        acc[mt][j][2 * h + 1] *= alpha;
+                    }
+                }
+    #pragma unroll
+                for (int kk = 0; kk < BN / 16; kk++) {
+                    pa[mt][kk][0] = pack_bf16(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+                    pa[mt][kk][1] = pack_bf16(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+                    pa[mt][kk][2] = pack_bf16(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+                    pa[mt][kk][3] = pack_bf16(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
                 }
             }
-        }
+
+            // ---- O += P V
+    #pragma unroll
+            for (int kk = 0; kk < BN / 16; kk++) {
+    #pragma unroll
+                for (int dn = 0; dn < D / 16; dn++) {
+                    uint32_t b0, b1, b2, b3;
+                    int r = kk * 16 + (lm & 1) * 8 + lr;
+                    int c = dn * 2 + (lm >> 1);
+                    ldmatrix_x4_trans(sv_base + (uint32_t)(r * D + ((c ^ lr) << 3)) * 2, b0, b1, b2, b3);
+    #pragma unroll
+                    for (int mt = 0; mt < NM; mt++) {
+                        mma_bf16(acc[mt][2 * dn], pa[mt][kk], b0, b1);
+                        mma_bf16(acc[mt][2 * dn + 1], pa[mt][kk], b2, b3);
+                    }
+                }
+            }
+        };
+        if (active_mt >= MT) compute(std::integral_constant<int, MT>{});
+        else if (MT > 1 && active_mt == 1) compute(std::integral_constant<int, 1>{});
     }
     cp_async_wait<0>();
 

@@ -256,28 +256,31 @@ static void test_bad_arguments(void) {
     CUDA_OK(cudaFree(x));
 }
 
-// Wan 480p shape: dense and sparse at a few mask densities, every variant (VS_ATTN_BENCH=1).
+// Wan 480p shape: dense and sparse at a few mask densities (VS_ATTN_BENCH=1), every variant with
+// VS_ATTN_BENCH_ALL=1; variant 0 also with fewer, larger query clusters.
 static void bench(void) {
     const int H = 12, S = 32760, reps = 10;
     const double keeps[] = {0.1, 0.25, 0.5};
-    int Ds[] = {128, 64};
+    const int Ds[] = {128, 64}, C_qs[] = {200, 100};
     for (int di = 0; di < 2; di++) {
         int D = Ds[di];
-        for (int var = 0; var < vs_cuda_attention_variant_count(D); var++)
-            for (int ki = 0; ki < 3; ki++) {
-                vs_cuda_attention_timing t;
-                if (vs_cuda_attention_bench_variant(var, H, S, D, 200, 1000, keeps[ki], reps, g_seed, &t)) {
-                    printf("bench failed: %s\n", vs_last_error());
-                    return;
+        int n_var = getenv("VS_ATTN_BENCH_ALL") ? vs_cuda_attention_variant_count(D) : 1;
+        for (int var = 0; var < n_var; var++)
+            for (int ci = 0; ci < (var == 0 ? 2 : 1); ci++)
+                for (int ki = 0; ki < 3; ki++) {
+                    vs_cuda_attention_timing t;
+                    int C_q = C_qs[ci], C_k = 1000;
+                    if (vs_cuda_attention_bench_variant(var, H, S, D, C_q, C_k, keeps[ki], reps, g_seed, &t)) {
+                        printf("bench failed: %s\n", vs_last_error());
+                        return;
+                    }
+                    printf("bench D=%d S=%d H=%d v%d (%s): dense %.3f ms %.1f TFLOP/s | sparse C_q=%d "
+                           "C_k=%d density %.3f: %.3f ms %.1f TFLOP/s ratio %.2f\n",
+                           D, S, H, var, vs_cuda_attention_variant_name(D, var), t.dense_ms,
+                           t.dense_tflops, C_q, C_k, t.density, t.sparse_ms, t.sparse_tflops,
+                           t.sparse_ms / (t.density * t.dense_ms));
+                    fflush(stdout);
                 }
-                printf("bench D=%d S=%d H=%d variant %d (%s): dense %.3f ms %.1f TFLOP/s | "
-                       "sparse C_q=200 C_k=1000 density %.3f: %.3f ms, %.1f TFLOP/s computed, "
-                       "%.2f x density x dense\n",
-                       D, S, H, var, vs_cuda_attention_variant_name(D, var), t.dense_ms,
-                       t.dense_tflops, t.density, t.sparse_ms, t.sparse_tflops,
-                       t.sparse_ms / (t.density * t.dense_ms));
-                fflush(stdout);
-            }
     }
 }
 
@@ -286,10 +289,10 @@ int main(void) {
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) VS_TEST_SKIP("no CUDA device");
     g_seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
     printf("seed %llu\n", (unsigned long long)g_seed);
+    RUN_TEST(test_sparse_graph_capture);  // first: the very first launch happens under capture
     RUN_TEST(test_bad_arguments);
     RUN_TEST(test_dense_shapes);
     RUN_TEST(test_sparse_shapes);
-    RUN_TEST(test_sparse_graph_capture);
     const char *b = getenv("VS_ATTN_BENCH");
     if (b && !strcmp(b, "1")) bench();
     return vs_test_finish();
