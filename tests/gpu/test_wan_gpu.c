@@ -275,8 +275,9 @@ static void test_elementwise(void) {
 }
 
 static void test_attention(void) {
-    const int cases[][4] = {{100, 77, 3, 64}, {200, 512, 2, 128}, {131, 131, 2, 128}, {5, 512, 12, 128}};
-    for (int c = 0; c < 4; c++) {
+    const int cases[][4] = {{100, 77, 3, 64}, {200, 512, 2, 128}, {131, 131, 2, 128},
+                            {5, 512, 12, 128}, {33, 512, 2, 12}, {40, 40, 3, 22}};
+    for (int c = 0; c < 6; c++) {
         int64_t Lq = cases[c][0], Lk = cases[c][1], H = cases[c][2], D = cases[c][3];
         int64_t qs[3] = {Lq, H, D}, ks[3] = {Lk, H, D}, os[2] = {Lq, H * D};
         float *q = rnd(Lq * H * D, 1.0f, 0.0f, VS_BF16), *k = rnd(Lk * H * D, 1.0f, 0.0f, VS_BF16);
