@@ -188,6 +188,9 @@ void vs_attention_policy_run_tokens_cuda(vs_attention_policy *p, int layer, int 
     VS_ASSERT(q->dtype == VS_BF16 && k->dtype == VS_BF16 && v->dtype == VS_BF16 &&
                   out->dtype == VS_BF16,
               "the model's self-attention tensors on the GPU are bf16");
+    VS_ASSERT(D == 64 || D == 128,
+              "the GPU attention kernels (flash, SVG2) take head_dim 64 or 128; use a Wan config "
+              "or run without an attention hook (the model's dense fallback takes any head_dim)");
     cuda_state *s = state_of(p);
     scratch(&s->qh, H, n, D);
     scratch(&s->kh, H, n, D);
