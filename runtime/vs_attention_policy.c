@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/vs_attention_policy_cuda.h"
 #include "runtime/vs_check.h"
 
 int vs_attention_mode_parse(const char *name, vs_attention_mode *mode) {
@@ -54,6 +55,7 @@ void vs_attention_policy_init(vs_attention_policy *p, vs_attention_mode mode,
 }
 
 void vs_attention_policy_free(vs_attention_policy *p) {
+    if (p->cuda) vs_attention_policy_free_cuda(p);
     if (p->caches)
         for (int i = 0; i < p->num_layers * VS_BRANCHES; i++)
             if (p->caches[i].q_centroids) vs_svg2_cache_free_cpu(&p->caches[i]);
@@ -87,10 +89,14 @@ void vs_attention_policy_run(vs_attention_policy *p, int layer, int branch, cons
     check_heads_tensor(p, v, S);
     check_heads_tensor(p, out, S);
     VS_ASSERT(S <= INT32_MAX, "sequence too long for 32-bit token indices");
-    // The one place that chooses a device: only the CPU operators are linked in here so far.
+    // The one place that chooses a device.
+    if (q->device == VS_DEV_CUDA) {
+        vs_attention_policy_run_cuda(p, layer, branch, q, k, v, out);
+        return;
+    }
     VS_ASSERT(q->device == VS_DEV_CPU && k->device == VS_DEV_CPU && v->device == VS_DEV_CPU &&
                   out->device == VS_DEV_CPU && q->dtype == VS_F32 && out->dtype == VS_F32,
-              "the attention policy runs f32 CPU tensors; the CUDA path comes with kernels/cuda/");
+              "the attention policy runs f32 CPU tensors or bf16 GPU tensors");
     const int H = p->heads, D = p->head_dim, n = (int)S;
     if (vs_attention_policy_is_dense(p, layer)) {
         vs_dense_attention_cpu(q->data, k->data, v->data, H, n, D, out->data);
@@ -110,6 +116,7 @@ void vs_attention_policy_run(vs_attention_policy *p, int layer, int branch, cons
 }
 
 double vs_attention_policy_mean_density(const vs_attention_policy *p, int layer) {
+    if (p->cuda) return vs_attention_policy_cuda_mean_density(p, layer);
     if (p->density_calls[layer] == 0) return -1.0;
     return p->density_sum[layer] / (double)p->density_calls[layer];
 }

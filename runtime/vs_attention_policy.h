@@ -45,6 +45,7 @@ typedef struct {
     double *density_sum;        // [num_layers] sum of per-call mean head density
     int64_t *density_calls;     // [num_layers] sparse calls
     double *head_density;       // [heads] scratch
+    void *cuda;                 // GPU operator state (runtime/vs_attention_policy_cuda.c) or NULL
 } vs_attention_policy;
 
 // "dense" / "svg2"; -1 + message for anything else.

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/vs_attention_policy_cuda.h"
 #include "runtime/vs_check.h"
 
 void vs_attention_single_init(vs_attention_single *s, vs_attention_policy *policy) {
@@ -40,8 +41,12 @@ static void single_self_attention(void *ctx, int layer, const vs_tensor *q, cons
     const int H = p->heads, D = p->head_dim;
     VS_ASSERT(q->ndim == 3 && q->shape[1] == H && q->shape[2] == D,
               "self-attention q must be [n, heads, head_dim] as the policy was set up");
+    if (q->device == VS_DEV_CUDA) {  // bf16 on the GPU: the head-major moves happen there
+        vs_attention_policy_run_tokens_cuda(p, layer, s->branch, q, k, v, out);
+        return;
+    }
     VS_ASSERT(q->device == VS_DEV_CPU && q->dtype == VS_F32,
-              "the single-process hook transposes f32 CPU tensors only");
+              "the single-process hook transposes f32 CPU tensors (bf16 GPU tensors go to the GPU path)");
     const int64_t n = q->shape[0], numel = n * H * D;
     VS_ASSERT(vs_tensor_numel(k) == numel && vs_tensor_numel(v) == numel &&
                   vs_tensor_numel(out) == numel, "q, k, v and out must hold n * heads * head_dim");

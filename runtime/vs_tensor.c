@@ -1,5 +1,7 @@
 #include "runtime/vs_tensor.h"
 
+#include "runtime/vs_cuda_alloc.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +63,7 @@ vs_tensor vs_tensor_new(vs_dtype dtype, vs_device device, int ndim, const int64_
         t.data = vs_malloc(bytes);
     } else {
 #ifdef VS_HAVE_CUDA
-        TENSOR_CUDA_CHECK(cudaMalloc(&t.data, bytes ? bytes : 1));
+        t.data = vs_cuda_alloc(bytes ? bytes : 1);  // cached: see runtime/vs_cuda_alloc.c
 #else
         vs_die(__FILE__, __LINE__, "vs_tensor_new", "CUDA memory requested in a CPU-only build",
                "rebuild where nvcc is found, or run with the CPU backend");
@@ -75,7 +77,7 @@ void vs_tensor_free(vs_tensor *t) {
     if (t->owns && t->data) {
         if (t->device == VS_DEV_CPU) free(t->data);
 #ifdef VS_HAVE_CUDA
-        else TENSOR_CUDA_CHECK(cudaFree(t->data));
+        else vs_cuda_free(t->data);
 #endif
     }
     t->data = NULL;

@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "runtime/vs_rng.h"
+#ifdef VS_HAVE_CUDA
+#include "kernels/cuda/ops_cuda.h"  // vs_cuda_fill_normal: random weights drawn on the GPU
+#endif
 #include "runtime/wan_params.h"
 
 int wan_config_validate(const vs_wan_config *c) {
@@ -189,6 +192,38 @@ wan_param *wan_params(wan_model *m, int *n) {
 }
 
 // ---------------------------------------------------------------------------- random weights
+// On CUDA, linear weights feed the matrix units in bf16; everything else stays f32 (spec 2.10).
+// The time MLP and head run in f32 in the reference, so they stay f32 too.
+static int bf16_on_cuda(const wan_model *m, const wan_param *p) {
+    const vs_tensor *t = p->slot;
+    return p->init == WAN_INIT_MATRIX && t != &m->time1_w && t != &m->time2_w &&
+           t != &m->tproj_w && t != &m->head_w;
+}
+
+// a * N(0, 1) + b per init kind (matrices [N, K]: a = 1/sqrt(K), the fan-in).
+static void init_affine(const wan_param *p, float *a, float *b) {
+    *a = p->init == WAN_INIT_MATRIX ? 1.0f / sqrtf((float)p->shape[1]) : 0.1f;
+    *b = p->init == WAN_INIT_NORM ? 1.0f : 0.0f;
+}
+
+#ifdef VS_HAVE_CUDA
+// The same values drawn directly on the GPU (no host pass over 1.4-14 billion weights).
+static void random_on_gpu(wan_model *m, wan_param *ps, int n, uint64_t seed) {
+    uint64_t counter = 0;
+    for (int i = 0; i < n; i++) {
+        wan_param *p = &ps[i];
+        vs_dtype dt = bf16_on_cuda(m, p) ? VS_BF16 : VS_F32;
+        *p->slot = vs_tensor_new(dt, VS_DEV_CUDA, p->ndim, p->shape);
+        float a, b;
+        init_affine(p, &a, &b);
+        int64_t numel = vs_tensor_numel(p->slot);
+        vs_cuda_fill_normal(p->slot->data, dt, numel, seed, counter, a, b);
+        counter += (uint64_t)numel;
+    }
+    m->device = VS_DEV_CUDA;
+}
+#endif
+
 int wan_model_random(wan_model *m, const vs_wan_config *cfg, uint64_t seed, vs_device device) {
     memset(m, 0, sizeof *m);
     if (wan_config_validate(cfg) != 0) return -1;
@@ -197,6 +232,13 @@ int wan_model_random(wan_model *m, const vs_wan_config *cfg, uint64_t seed, vs_d
     m->blocks = vs_calloc((size_t)cfg->num_layers, sizeof *m->blocks);
     int n;
     wan_param *ps = wan_params(m, &n);
+#ifdef VS_HAVE_CUDA
+    if (device == VS_DEV_CUDA) {
+        random_on_gpu(m, ps, n, seed);
+        free(ps);
+        return 0;
+    }
+#endif
     // One Philox stream; each tensor takes the next numel counters, so every weight is a pure
     // function of (config, seed).
     uint64_t counter = 0;
@@ -205,16 +247,9 @@ int wan_model_random(wan_model *m, const vs_wan_config *cfg, uint64_t seed, vs_d
         *p->slot = vs_tensor_new(VS_F32, VS_DEV_CPU, p->ndim, p->shape);
         float *w = p->slot->data;
         int64_t numel = vs_tensor_numel(p->slot);
-        float matrix_scale = p->ndim == 2 ? 1.0f / sqrtf((float)p->shape[1]) : 1.0f;
-        for (int64_t j = 0; j < numel; j++) {
-            float z = vs_normal_at(seed, counter + (uint64_t)j);
-            switch (p->init) {
-            case WAN_INIT_MATRIX: w[j] = z * matrix_scale; break;
-            case WAN_INIT_BIAS: w[j] = 0.1f * z; break;
-            case WAN_INIT_NORM: w[j] = 1.0f + 0.1f * z; break;
-            case WAN_INIT_MOD: w[j] = 0.1f * z; break;
-            }
-        }
+        float a, b;
+        init_affine(p, &a, &b);
+        for (int64_t j = 0; j < numel; j++) w[j] = a * vs_normal_at(seed, counter + (uint64_t)j) + b;
         counter += (uint64_t)numel;
     }
     free(ps);
@@ -236,10 +271,7 @@ void wan_model_place(wan_model *m, vs_device device) {
     wan_param *ps = wan_params(m, &n);
     for (int i = 0; i < n; i++) {
         vs_tensor *t = ps[i].slot;
-        // Linear weights feed the matrix units in bf16; everything else stays f32 (spec 2.10).
-        // The time MLP and head run in f32 in the reference, so they stay f32 too.
-        int to_bf16 = ps[i].init == WAN_INIT_MATRIX && t != &m->time1_w && t != &m->time2_w &&
-                      t != &m->tproj_w && t != &m->head_w;
+        int to_bf16 = bf16_on_cuda(m, &ps[i]);
         vs_tensor host = *t;
         if (to_bf16) {
             host = vs_tensor_new(VS_BF16, VS_DEV_CPU, t->ndim, t->shape);
