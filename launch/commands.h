@@ -11,3 +11,4 @@ typedef struct {
 
 int cmd_generate(int argc, char **argv);  // launch/cmd_generate.c
 int cmd_decode(int argc, char **argv);    // launch/cmd_decode.c
+int vs_cmd_bench(int argc, char **argv);  // launch/cmd_bench.c

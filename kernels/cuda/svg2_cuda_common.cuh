@@ -1,0 +1,31 @@
+// Shared by the SVG2 .cu files: CUDA error checks that name the call and give a hint.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "runtime/vs_check.h"
+
+#define VS_CUDA_CHECK(call)                                                                  \
+    do {                                                                                     \
+        cudaError_t err_ = (call);                                                           \
+        if (err_ != cudaSuccess)                                                             \
+            vs_die(__FILE__, __LINE__, #call, cudaGetErrorString(err_),                      \
+                   "check the GPU (nvidia-smi) and that the buffers were sized for this shape"); \
+    } while (0)
+
+// After every kernel launch: launch-configuration errors surface here, naming the kernel.
+#define VS_CUDA_LAUNCHED(name)                                                               \
+    do {                                                                                     \
+        cudaError_t err_ = cudaGetLastError();                                               \
+        if (err_ != cudaSuccess)                                                             \
+            vs_die(__FILE__, __LINE__, "launch of " name, cudaGetErrorString(err_),          \
+                   "a launch failed: check the shapes against the limits in svg2_cuda.h");   \
+    } while (0)
+
+// The stable cluster-order sort (svg2_permute.cu); skip: a device flag that turns it into a
+// no-op (a converged k-means), or NULL.
+void vs_cluster_order_launch(const int32_t *labels, int B, int N, int C, int32_t *perm,
+                             int32_t *offsets, int32_t *counts, int32_t *cursor,
+                             const uint32_t *skip, cudaStream_t stream);
+
+static inline int vs_ceil_div(long a, long b) { return (int)((a + b - 1) / b); }

@@ -1,0 +1,296 @@
+// GPU attention kernels against their CPU twins (kernels/cpu/svg2_cpu.h), every compiled tile
+// configuration, on fresh random inputs each run (the seed is printed) and adversarial shapes:
+// S not a multiple of any tile, one head, D = 64 and 128, empty and single-token clusters, one
+// query cluster, C_k close to S, masks with every block, none and a random subset.
+// Inputs are rounded to bf16 first and the reference runs in f32/f64 on the rounded values.
+// The output is poisoned with bf16 NaN before each run, so an unwritten element fails.
+// VS_ATTN_BENCH=1 also times the kernels at S = 32760, H = 12 (Wan 480p) after the checks.
+#include <cuda_runtime_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kernels/cpu/svg2_cpu.h"
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/attention_variants.h"
+#include "runtime/vs_rng.h"
+#include "runtime/vs_tensor.h"
+#include "tests/vs_test.h"
+
+#define CUDA_OK(call)                                                                        \
+    do {                                                                                     \
+        cudaError_t e_ = (call);                                                             \
+        if (e_ != cudaSuccess) {                                                             \
+            fprintf(stderr, "FAIL %s:%d: %s: %s\n", __FILE__, __LINE__, #call,               \
+                    cudaGetErrorString(e_));                                                 \
+            exit(1);                                                                         \
+        }                                                                                    \
+    } while (0)
+
+static uint64_t g_seed;
+static uint64_t g_case;  // distinct random stream per case
+
+// n values ~ N(0, scale^2) rounded to bf16; bits to upload, floats for the reference.
+static void random_bf16(size_t n, float scale, vs_bf16 *bits, float *vals) {
+    uint64_t stream = g_seed + 0x9E3779B97F4A7C15ull * ++g_case;
+    for (size_t i = 0; i < n; i++) {
+        bits[i] = vs_f32_to_bf16(scale * vs_normal_at(stream, i));
+        vals[i] = vs_bf16_to_f32(bits[i]);
+    }
+}
+
+static uint32_t rand_below(uint32_t n) {
+    uint64_t stream = g_seed ^ 0xABCDEF12345ull;
+    return vs_uniform_index(stream, ++g_case, n);
+}
+
+typedef struct {
+    int H, S, D;
+    float scale;  // input standard deviation (large values stress the online softmax)
+    vs_bf16 *bits[3];
+    float *vals[3];  // q, k, v
+    void *dev[4];    // q, k, v, o
+    vs_bf16 *out_bits;
+    float *out, *ref;
+} problem;
+
+static void problem_init(problem *p, int H, int S, int D, float scale) {
+    size_t n = (size_t)H * S * D;
+    p->H = H, p->S = S, p->D = D, p->scale = scale;
+    for (int t = 0; t < 3; t++) {
+        p->bits[t] = malloc(n * sizeof(vs_bf16));
+        p->vals[t] = malloc(n * sizeof(float));
+        random_bf16(n, scale, p->bits[t], p->vals[t]);
+    }
+    for (int t = 0; t < 4; t++) {
+        CUDA_OK(cudaMalloc(&p->dev[t], n * sizeof(vs_bf16) + 16));
+        if (t < 3) CUDA_OK(cudaMemcpy(p->dev[t], p->bits[t], n * sizeof(vs_bf16), cudaMemcpyHostToDevice));
+    }
+    p->out_bits = malloc(n * sizeof(vs_bf16));
+    p->out = malloc(n * sizeof(float));
+    p->ref = malloc(n * sizeof(float));
+}
+
+static void problem_free(problem *p) {
+    for (int t = 0; t < 3; t++) free(p->bits[t]), free(p->vals[t]);
+    for (int t = 0; t < 4; t++) CUDA_OK(cudaFree(p->dev[t]));
+    free(p->out_bits), free(p->out), free(p->ref);
+}
+
+static void poison_output(problem *p) {
+    CUDA_OK(cudaMemset(p->dev[3], 0xFF, (size_t)p->H * p->S * p->D * sizeof(vs_bf16)));
+}
+
+// Copies the output back and checks it: every element written (no NaN), rel. L2 <= 1e-2.
+static void check_output(problem *p, const char *what, int variant) {
+    size_t n = (size_t)p->H * p->S * p->D;
+    CUDA_OK(cudaDeviceSynchronize());
+    CUDA_OK(cudaMemcpy(p->out_bits, p->dev[3], n * sizeof(vs_bf16), cudaMemcpyDeviceToHost));
+    size_t nan_count = 0;
+    for (size_t i = 0; i < n; i++) {
+        p->out[i] = vs_bf16_to_f32(p->out_bits[i]);
+        if (isnan(p->out[i])) nan_count++;
+    }
+    double err = nan_count ? INFINITY : vs_rel_l2(p->out, p->ref, (long)n);
+    CHECK_MSG(nan_count == 0 && err <= 1e-2,
+              "%s variant %d (%s) H=%d S=%d D=%d: %zu NaN/unwritten, rel L2 %.3g", what, variant,
+              vs_cuda_attention_variant_name(p->D, variant), p->H, p->S, p->D, nan_count, err);
+}
+
+static void dense_case(int H, int S, int D, float scale) {
+    problem p;
+    problem_init(&p, H, S, D, scale);
+    vs_dense_attention_cpu(p.vals[0], p.vals[1], p.vals[2], H, S, D, p.ref);
+    for (int var = 0; var < vs_cuda_attention_variant_count(D); var++) {
+        poison_output(&p);
+        int rc = vs_cuda_dense_attention_variant(var, p.dev[0], p.dev[1], p.dev[2], p.dev[3], H, S, D, 0);
+        CHECK_MSG(rc == 0, "dense launch: %s", vs_last_error());
+        CUDA_OK(cudaGetLastError());
+        check_output(&p, "dense", var);
+    }
+    problem_free(&p);
+}
+
+// Cluster offsets [H, C + 1] from C - 1 sorted random cut points (repeats make empty clusters).
+// mode 1: additionally force cluster 0 empty and cluster 1 a single token where C allows.
+static void random_offsets(int H, int S, int C, int mode, int32_t *off) {
+    for (int h = 0; h < H; h++) {
+        int32_t *o = off + (size_t)h * (C + 1);
+        o[0] = 0;
+        for (int c = 1; c < C; c++) o[c] = (int32_t)rand_below((uint32_t)S + 1);
+        o[C] = S;
+        for (int a = 1; a < C; a++)  // insertion sort of the cut points
+            for (int b = a; b > 1 && o[b - 1] > o[b]; b--) {
+                int32_t t = o[b];
+                o[b] = o[b - 1];
+                o[b - 1] = t;
+            }
+        if (mode == 1 && C >= 3 && S >= 1) {
+            o[1] = 0;  // cluster 0 empty
+            o[2] = 1;  // cluster 1 = token 0
+            for (int c = 3; c < C; c++) if (o[c] < 1) o[c] = 1;
+        }
+    }
+}
+
+typedef enum { MASK_ALL, MASK_NONE, MASK_RANDOM } mask_mode;
+
+static void sparse_case(int H, int S, int D, int C_q, int C_k, mask_mode mode, double keep,
+                        int offsets_mode, float scale) {
+    problem p;
+    problem_init(&p, H, S, D, scale);
+    int32_t *qo = malloc((size_t)H * (C_q + 1) * sizeof *qo);
+    int32_t *ko = malloc((size_t)H * (C_k + 1) * sizeof *ko);
+    uint8_t *mask = malloc((size_t)H * C_q * C_k);
+    random_offsets(H, S, C_q, offsets_mode, qo);
+    random_offsets(H, S, C_k, offsets_mode, ko);
+    for (size_t i = 0; i < (size_t)H * C_q * C_k; i++)
+        mask[i] = mode == MASK_ALL ? 1 : mode == MASK_NONE ? 0 : rand_below(1u << 20) < keep * (1u << 20);
+    vs_block_sparse_attention_cpu(p.vals[0], p.vals[1], p.vals[2], H, S, D, qo, ko, C_q, C_k, mask, p.ref);
+
+    int32_t *d_qo, *d_ko;
+    uint8_t *d_mask;
+    void *ws;
+    size_t ws_bytes = vs_cuda_sparse_attention_workspace_bytes(H, S, C_q, C_k);
+    CUDA_OK(cudaMalloc((void **)&d_qo, (size_t)H * (C_q + 1) * sizeof *qo));
+    CUDA_OK(cudaMalloc((void **)&d_ko, (size_t)H * (C_k + 1) * sizeof *ko));
+    CUDA_OK(cudaMalloc((void **)&d_mask, (size_t)H * C_q * C_k));
+    CUDA_OK(cudaMalloc(&ws, ws_bytes));
+    CUDA_OK(cudaMemcpy(d_qo, qo, (size_t)H * (C_q + 1) * sizeof *qo, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(d_ko, ko, (size_t)H * (C_k + 1) * sizeof *ko, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(d_mask, mask, (size_t)H * C_q * C_k, cudaMemcpyHostToDevice));
+    char what[96];
+    snprintf(what, sizeof what, "sparse C_q=%d C_k=%d mask=%s", C_q, C_k,
+             mode == MASK_ALL ? "all" : mode == MASK_NONE ? "none" : "random");
+    for (int var = 0; var < vs_cuda_attention_variant_count(D); var++) {
+        CUDA_OK(cudaMemset(ws, 0xA5, ws_bytes));  // stale plans must not leak into this run
+        poison_output(&p);
+        int rc = vs_cuda_sparse_attention_variant(var, p.dev[0], p.dev[1], p.dev[2], p.dev[3], H, S,
+                                                  D, d_qo, d_ko, d_mask, C_q, C_k, ws, 0);
+        CHECK_MSG(rc == 0, "sparse launch: %s", vs_last_error());
+        CUDA_OK(cudaGetLastError());
+        check_output(&p, what, var);
+    }
+    CUDA_OK(cudaFree(d_qo));
+    CUDA_OK(cudaFree(d_ko));
+    CUDA_OK(cudaFree(d_mask));
+    CUDA_OK(cudaFree(ws));
+    free(qo), free(ko), free(mask);
+    problem_free(&p);
+}
+
+static void test_dense_shapes(void) {
+    dense_case(1, 1, 64, 1.0f);
+    dense_case(1, 7, 128, 1.0f);
+    dense_case(2, 129, 64, 1.0f);
+    dense_case(1, 1000, 128, 1.0f);
+    dense_case(3, 300, 128, 3.0f);  // peaked softmax: scores up to ~ +-40
+    dense_case(1, 4099, 128, 1.0f);
+    dense_case(2, 777, 64, 2.0f);
+}
+
+static void test_sparse_shapes(void) {
+    sparse_case(2, 1000, 128, 7, 13, MASK_RANDOM, 0.5, 0, 1.0f);
+    sparse_case(1, 129, 64, 1, 1, MASK_ALL, 1, 0, 1.0f);           // one cluster each
+    sparse_case(2, 4099, 128, 33, 4000, MASK_RANDOM, 0.3, 0, 1.0f); // C_k close to S
+    sparse_case(2, 300, 64, 5, 9, MASK_NONE, 0, 0, 1.0f);          // nothing computed: zeros
+    sparse_case(3, 777, 128, 20, 50, MASK_ALL, 1, 1, 2.0f);
+    sparse_case(1, 1, 128, 3, 2, MASK_ALL, 1, 0, 1.0f);            // S = 1, empty clusters
+    sparse_case(1, 7, 64, 7, 7, MASK_RANDOM, 0.5, 1, 1.0f);        // single-token clusters
+    sparse_case(1, 1500, 128, 2, 40, MASK_RANDOM, 0.6, 1, 1.0f);   // large query clusters
+    sparse_case(2, 2000, 64, 37, 1000, MASK_RANDOM, 0.9, 0, 1.0f); // tiny key clusters
+    sparse_case(1, 2000, 128, 1500, 60, MASK_RANDOM, 0.2, 1, 1.0f); // tiny query clusters
+}
+
+// The sparse call captured in a CUDA graph (no host sync, no allocation) gives the same output.
+static void test_sparse_graph_capture(void) {
+    const int H = 2, S = 1000, D = 128, C_q = 10, C_k = 30;
+    problem p;
+    problem_init(&p, H, S, D, 1.0f);
+    int32_t qo[2 * 11], ko[2 * 31];
+    uint8_t mask[2 * 10 * 30];
+    random_offsets(H, S, C_q, 0, qo);
+    random_offsets(H, S, C_k, 0, ko);
+    for (int i = 0; i < H * C_q * C_k; i++) mask[i] = rand_below(2);
+    vs_block_sparse_attention_cpu(p.vals[0], p.vals[1], p.vals[2], H, S, D, qo, ko, C_q, C_k, mask, p.ref);
+    void *d_qo, *d_ko, *d_mask, *ws;
+    CUDA_OK(cudaMalloc(&d_qo, sizeof qo));
+    CUDA_OK(cudaMalloc(&d_ko, sizeof ko));
+    CUDA_OK(cudaMalloc(&d_mask, sizeof mask));
+    CUDA_OK(cudaMalloc(&ws, vs_cuda_sparse_attention_workspace_bytes(H, S, C_q, C_k)));
+    CUDA_OK(cudaMemcpy(d_qo, qo, sizeof qo, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(d_ko, ko, sizeof ko, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(d_mask, mask, sizeof mask, cudaMemcpyHostToDevice));
+    cudaStream_t stream;
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    CUDA_OK(cudaStreamCreate(&stream));
+    poison_output(&p);
+    CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+    int rc = vs_cuda_sparse_attention(p.dev[0], p.dev[1], p.dev[2], p.dev[3], H, S, D, d_qo, d_ko,
+                                      d_mask, C_q, C_k, ws, stream);
+    CUDA_OK(cudaStreamEndCapture(stream, &graph));
+    CHECK_MSG(rc == 0, "captured sparse launch: %s", vs_last_error());
+    CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+    CUDA_OK(cudaGraphLaunch(exec, stream));
+    CUDA_OK(cudaStreamSynchronize(stream));
+    check_output(&p, "sparse in a CUDA graph", 0);
+    CUDA_OK(cudaGraphExecDestroy(exec));
+    CUDA_OK(cudaGraphDestroy(graph));
+    CUDA_OK(cudaStreamDestroy(stream));
+    CUDA_OK(cudaFree(d_qo));
+    CUDA_OK(cudaFree(d_ko));
+    CUDA_OK(cudaFree(d_mask));
+    CUDA_OK(cudaFree(ws));
+    problem_free(&p);
+}
+
+static void test_bad_arguments(void) {
+    void *x;
+    CUDA_OK(cudaMalloc(&x, 4096));
+    CHECK(vs_cuda_dense_attention(x, x, x, x, 1, 4, 96, 0) == -1);  // unsupported head dim
+    CHECK(vs_cuda_dense_attention(x, x, x, NULL, 1, 4, 64, 0) == -1);
+    CHECK(vs_cuda_sparse_attention(x, x, x, x, 1, 4, 64, x, x, x, 0, 1, x, 0) == -1);
+    CUDA_OK(cudaFree(x));
+}
+
+// Wan 480p shape: dense and sparse at a few mask densities, every variant (VS_ATTN_BENCH=1).
+static void bench(void) {
+    const int H = 12, S = 32760, reps = 10;
+    const double keeps[] = {0.1, 0.25, 0.5};
+    int Ds[] = {128, 64};
+    for (int di = 0; di < 2; di++) {
+        int D = Ds[di];
+        for (int var = 0; var < vs_cuda_attention_variant_count(D); var++)
+            for (int ki = 0; ki < 3; ki++) {
+                vs_cuda_attention_timing t;
+                if (vs_cuda_attention_bench_variant(var, H, S, D, 200, 1000, keeps[ki], reps, g_seed, &t)) {
+                    printf("bench failed: %s\n", vs_last_error());
+                    return;
+                }
+                printf("bench D=%d S=%d H=%d variant %d (%s): dense %.3f ms %.1f TFLOP/s | "
+                       "sparse C_q=200 C_k=1000 density %.3f: %.3f ms, %.1f TFLOP/s computed, "
+                       "%.2f x density x dense\n",
+                       D, S, H, var, vs_cuda_attention_variant_name(D, var), t.dense_ms,
+                       t.dense_tflops, t.density, t.sparse_ms, t.sparse_tflops,
+                       t.sparse_ms / (t.density * t.dense_ms));
+                fflush(stdout);
+            }
+    }
+}
+
+int main(void) {
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) VS_TEST_SKIP("no CUDA device");
+    g_seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
+    printf("seed %llu\n", (unsigned long long)g_seed);
+    RUN_TEST(test_bad_arguments);
+    RUN_TEST(test_dense_shapes);
+    RUN_TEST(test_sparse_shapes);
+    RUN_TEST(test_sparse_graph_capture);
+    const char *b = getenv("VS_ATTN_BENCH");
+    if (b && !strcmp(b, "1")) bench();
+    return vs_test_finish();
+}
