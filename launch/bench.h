@@ -2,3 +2,4 @@
 #pragma once
 
 int vs_bench_attention(int argc, char **argv);  // launch/bench_attention.c
+int vs_bench_decode(int argc, char **argv);     // launch/bench_decode.c

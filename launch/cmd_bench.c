@@ -7,6 +7,7 @@
 
 static const vs_command benches[] = {
     {"attention", "SVG2 stages, dense and sparse attention kernels (GPU)", vs_bench_attention},
+    {"decode", "Wan VAE decoder at a real video size: time, TFLOP/s, peak memory (GPU)", vs_bench_decode},
 };
 static const int n_benches = (int)(sizeof benches / sizeof benches[0]);
 

@@ -1,0 +1,58 @@
+// The Wan 2.1 VAE decoder on one GPU: the same frame-causal, chunked computation as the CPU
+// decoder (runtime/wan_vae.h), on the ops of kernels/cuda/vae_cuda.h.
+//
+// Weights go to the device once (vs_wan_vae_gpu_create). Activations, conv caches and the
+// upload/download staging come from a pool owned by the decoder object: buffers are cudaMalloc'ed
+// the first time a size is needed and reused afterwards, so after the first three latent frames
+// (frame 0 takes the time-conv bypass, frame 1 the full path, frame 2 fills the time convs' second
+// cache frame) a decode allocates nothing, and a second decode of the same frame size allocates
+// nothing at all. The pool is kept until destroy.
+//
+// In a build without CUDA every function fails with a message (vs_wan_vae_gpu_available is 0).
+#pragma once
+#include <stddef.h>
+
+#include "runtime/wan_vae.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// The convolution precision `vidsparse decode` and `generate` use (0 = bf16, 1 = TF32).
+#define VS_WAN_VAE_GPU_PRECISION 0
+
+// 1 in a CUDA build with a visible GPU, else 0.
+int vs_wan_vae_gpu_available(void);
+
+typedef struct vs_wan_vae_gpu vs_wan_vae_gpu;
+
+// Uploads vae's weights with the convolutions in `precision` (0 = bf16, 1 = TF32; see
+// kernels/cuda/vae_cuda.h). The host model may be freed afterwards. 0 or -1 (vs_last_error).
+int vs_wan_vae_gpu_create(vs_wan_vae_gpu **out, const vs_wan_vae *vae, int precision);
+void vs_wan_vae_gpu_destroy(vs_wan_vae_gpu *g);
+
+// vs_wan_vae_decode on the GPU: z is host memory [z_dim, T, H, W]; emit receives host frames
+// (NULL: frames stay on the device and are dropped, for benchmarks). stats->peak_bytes is the
+// decoder's device working memory (pool + im2col and score buffers), stats->weight_bytes the
+// device weights.
+int vs_wan_vae_gpu_decode(vs_wan_vae_gpu *g, const float *z, int t, int h, int w, int chunk,
+                          vs_vae_emit_fn emit, void *user, vs_wan_vae_stats *stats);
+
+typedef struct {
+    size_t pool_bytes;       // device pool: activations, conv caches, latents
+    size_t scratch_bytes;    // im2col + attention scores
+    size_t weight_bytes;
+    size_t device_used;      // cudaMemGetInfo: device memory in use now minus before create
+    int pool_mallocs;        // cudaMalloc calls of the pool since create
+    double gemm_flops;       // GEMM FLOPs of the last decode
+    void *stream;            // the cudaStream_t every op runs on (for event timing)
+} vs_wan_vae_gpu_info;
+void vs_wan_vae_gpu_get_info(const vs_wan_vae_gpu *g, vs_wan_vae_gpu_info *info);
+
+// Decodes to the host video [3, F, 8H, 8W] (vs_wan_vae_decode_all on the GPU).
+int vs_wan_vae_gpu_decode_all(vs_wan_vae_gpu *g, const float *z, int t, int h, int w, int chunk, float *video,
+                              vs_wan_vae_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
