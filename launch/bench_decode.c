@@ -29,10 +29,10 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: vidsparse bench decode [--size WxH] [--frames F] [--random-weights | --vae DIR]\n"
+            "usage: vidsparse bench decode [--size WxH[,WxH...]] [--frames F] [--random-weights | --vae DIR]\n"
             "                              [--precision bf16|tf32|both] [--repeat N]\n\n"
             "Times the Wan 2.1 VAE decoder on the GPU (one latent frame at a time).\n"
-            "  --size WxH         video size, multiples of 8 (default 832x480)\n"
+            "  --size WxH,...     video size(s), multiples of 8 (default 832x480; 832x480,1280x720: both)\n"
             "  --frames F         video frames, 1 + 4k (default 81 -> 21 latent frames)\n"
             "  --random-weights   the real channel layout with random weights (the default)\n"
             "  --vae DIR          real weights (a diffusers AutoencoderKLWan folder) instead\n"
@@ -100,7 +100,9 @@ static void run_precision(const vs_wan_vae *vae, int precision, const float *z, 
 #endif
 
 int vs_bench_decode(int argc, char **argv) {
-    int width = 832, height = 480, frames = 81, repeat = 2, precision = 0, both = 0;
+    enum { MAX_SIZES = 8 };
+    int widths[MAX_SIZES] = {832}, heights[MAX_SIZES] = {480}, n_sizes = 1;
+    int frames = 81, repeat = 2, precision = 0, both = 0;
     const char *vae_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -112,10 +114,19 @@ int vs_bench_decode(int argc, char **argv) {
         if (i + 1 >= argc) return bad("missing a value after", a);
         const char *v = argv[++i];
         if (!strcmp(a, "--size")) {
-            char tail;
-            if (sscanf(v, "%dx%d%c", &width, &height, &tail) != 2 || width < 8 || height < 8 || width % 8 ||
-                height % 8 || width > 4096 || height > 4096)
-                return bad("--size must be WxH, multiples of 8 up to 4096, got", v);
+            n_sizes = 0;
+            for (const char *p = v; *p; n_sizes++) {
+                int width, height, used = 0;
+                if (n_sizes == MAX_SIZES || sscanf(p, "%dx%d%n", &width, &height, &used) != 2 || width < 8 ||
+                    height < 8 || width % 8 || height % 8 || width > 4096 || height > 4096 ||
+                    (p[used] && p[used] != ','))
+                    return bad("--size must be WxH (or a comma-separated list of up to 8), multiples of 8 up to "
+                               "4096, got", v);
+                widths[n_sizes] = width;
+                heights[n_sizes] = height;
+                p += used + (p[used] == ',');
+            }
+            if (!n_sizes) return bad("--size needs WxH, got", v);
         } else if (!strcmp(a, "--frames")) {
             if (parse_int(v, 1, 1001, &frames) || (frames - 1) % 4)
                 return bad("--frames must be 1 + 4k (e.g. 81), got", v);
@@ -154,15 +165,17 @@ int vs_bench_decode(int argc, char **argv) {
         VS_TRY(vs_wan_vae_init_random(&vae, &cfg, 20250101), "could not build the random VAE");
     }
     char desc[256];
-    const int t = (frames - 1) / 4 + 1, h = height / 8, w = width / 8;
-    printf("bench decode: VAE %s (%s, %.1f M params, ready in %.1f s); latents [16, %d, %d, %d] -> %d frames "
-           "%dx%d; chunk 1 latent frame; %d timed run(s) after a 3-frame warm-up\n",
-           vae_path ? vae_path : "random weights", vs_wan_vae_describe(&vae, desc, sizeof desc),
-           vae.n_params / 1e6, vs_now_seconds() - t0, t, h, w, frames, width, height, repeat);
-    float *z = vs_malloc((size_t)16 * t * h * w * sizeof(float));
-    for (size_t i = 0; i < (size_t)16 * t * h * w; i++) z[i] = vs_normal_at(77, i);
-    for (int p = both ? 0 : precision; p <= (both ? 1 : precision); p++) run_precision(&vae, p, z, t, h, w, repeat);
-    free(z);
+    printf("bench decode: VAE %s (%s, %.1f M params, ready in %.1f s); chunk 1 latent frame; %d timed run(s) "
+           "after a 3-frame warm-up\n", vae_path ? vae_path : "random weights",
+           vs_wan_vae_describe(&vae, desc, sizeof desc), vae.n_params / 1e6, vs_now_seconds() - t0, repeat);
+    for (int si = 0; si < n_sizes; si++) {
+        const int t = (frames - 1) / 4 + 1, h = heights[si] / 8, w = widths[si] / 8;
+        printf("latents [16, %d, %d, %d] -> %d frames %dx%d\n", t, h, w, frames, widths[si], heights[si]);
+        float *z = vs_malloc((size_t)16 * t * h * w * sizeof(float));
+        for (size_t i = 0; i < (size_t)16 * t * h * w; i++) z[i] = vs_normal_at(77, i);
+        for (int p = both ? 0 : precision; p <= (both ? 1 : precision); p++) run_precision(&vae, p, z, t, h, w, repeat);
+        free(z);
+    }
     vs_wan_vae_free(&vae);
     return 0;
 #endif

@@ -56,9 +56,9 @@ int vs_wan_vae_decode_to_video(const vs_wan_vae *vae, vs_device device, const fl
     // Closed even after a failure: the frames written so far stay playable.
     if (vs_video_close(e.writer) != 0) rc = -1;
     if (rc == 0) {
-        VS_INFO("decode (%s): latents [%d, %d, %d, %d] -> %d frames %dx%d in %.2f s (%d chunks, %.2f s/frame); "
+        VS_INFO("decode: latents [%d, %d, %d, %d] -> %d frames %dx%d on %s in %.2f s (%d chunks, %.2f s/frame); "
                 "peak working memory %.1f MiB (activations + conv caches%s; weights %.1f MiB) -> %s (%s)",
-                device == VS_DEV_CUDA ? "cuda" : "cpu", vae->cfg.z_dim, t, h, w, frames, st.width, st.height,
+                vae->cfg.z_dim, t, h, w, frames, st.width, st.height, device == VS_DEV_CUDA ? "cuda" : "cpu",
                 st.seconds, st.chunks, st.seconds / (frames ? frames : 1), st.peak_bytes / 1048576.0,
                 device == VS_DEV_CUDA ? " + im2col/score buffers" : "", st.weight_bytes / 1048576.0, out, codec);
         if (stats) *stats = st;

@@ -12,7 +12,7 @@ weights, activations and caches held by the caching allocator's tensors (not its
 PyTorch defaults are kept: in float32, cuDNN convolutions use TF32 (torch.backends.cudnn.allow_tf32
 is True by default); the flag is printed.
 
-    python3 tools/bench_diffusers_decode.py --size 832x480 --frames 81 --dtype float32 bfloat16
+    python3 tools/bench_diffusers_decode.py --size 832x480 1280x720 --frames 81 --dtype float32 bfloat16
 """
 import argparse
 import time
@@ -45,30 +45,28 @@ def bench(vae, dtype, t, h, w, repeat):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", default="832x480", help="WxH")
+    ap.add_argument("--size", nargs="+", default=["832x480"], help="WxH (several: one after another)")
     ap.add_argument("--frames", type=int, default=81)
     ap.add_argument("--dtype", nargs="+", default=["float32", "bfloat16"])
     ap.add_argument("--repeat", type=int, default=2)
     a = ap.parse_args()
-    width, height = (int(v) for v in a.size.split("x"))
-    t, h, w = (a.frames - 1) // 4 + 1, height // 8, width // 8
     torch.manual_seed(0)
     t0 = time.time()
     base = AutoencoderKLWan().eval()
     print(f"diffusers AutoencoderKLWan (random init, {sum(p.numel() for p in base.parameters()) / 1e6:.1f} M params, "
           f"{time.time() - t0:.1f} s); torch {torch.__version__}, {torch.cuda.get_device_name()}, "
           f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}, matmul.allow_tf32={torch.backends.cuda.matmul.allow_tf32}")
-    for name in a.dtype:
+    for name in a.dtype:  # float32 first: the bf16 cast rounds the (random) weights in place
         dtype = getattr(torch, name)
         vae = base.to("cuda", dtype)
-        torch.cuda.empty_cache()
-        times, peak, reserved = bench(vae, dtype, t, h, w, a.repeat)
-        print(f"RESULT diffusers decode {width}x{height}x{a.frames} {name}: best {min(times):.1f} ms, "
-              f"mean {sum(times) / len(times):.1f} ms; peak GPU memory {peak / 2**30:.2f} GiB allocated "
-              f"({reserved / 2**30:.2f} GiB reserved)", flush=True)
-        base = vae.to("cpu", torch.float32)
-        del vae
-        torch.cuda.empty_cache()
+        for size in a.size:
+            width, height = (int(v) for v in size.split("x"))
+            t, h, w = (a.frames - 1) // 4 + 1, height // 8, width // 8
+            torch.cuda.empty_cache()
+            times, peak, reserved = bench(vae, dtype, t, h, w, a.repeat)
+            print(f"RESULT diffusers decode {width}x{height}x{a.frames} {name}: best {min(times):.1f} ms, "
+                  f"mean {sum(times) / len(times):.1f} ms; peak GPU memory {peak / 2**30:.2f} GiB allocated "
+                  f"({reserved / 2**30:.2f} GiB reserved)", flush=True)
 
 
 if __name__ == "__main__":
