@@ -144,7 +144,7 @@ int vs_bench_decode(int argc, char **argv) {
         }
     }
 #ifndef VS_HAVE_CUDA
-    (void)vae_path;
+    (void)vae_path, (void)widths, (void)heights, (void)precision, (void)both;
     fprintf(stderr, "vidsparse bench decode: this vidsparse was built without CUDA; the benchmark needs a GPU\n");
     return 1;
 #else

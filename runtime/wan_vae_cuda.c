@@ -71,13 +71,14 @@ struct vs_wan_vae_gpu {
     pool pool;
 };
 
-// Best fit among free blocks no more than twice the request; else a new block.
+// A free block of exactly this size, else a new one. Exact sizes make the pool's growth a
+// function of the peak number of live buffers of each size, which is the same for every latent
+// frame after the third, so a decode stops allocating there (a best-fit pool could hand a block
+// to another size and need a new one later).
 static void *pool_get(pool *P, size_t bytes) {
     int best = -1;
-    for (int i = 0; i < P->n; i++)
-        if (!P->b[i].used && P->b[i].bytes >= bytes && P->b[i].bytes <= 2 * bytes &&
-            (best < 0 || P->b[i].bytes < P->b[best].bytes))
-            best = i;
+    for (int i = 0; i < P->n && best < 0; i++)
+        if (!P->b[i].used && P->b[i].bytes == bytes) best = i;
     if (best < 0) {
         if (P->n == P->cap) {
             P->cap = P->cap ? 2 * P->cap : 64;

@@ -24,8 +24,8 @@ if ! python3 -c "import diffusers" 2>/dev/null; then
       >"$out/pip.log" 2>&1 || tail -5 "$out/pip.log"
   export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
-timeout 200 python3 "$root/tools/bench_diffusers_decode.py" --size 832x480 1280x720 --frames 81 \
+timeout 150 python3 "$root/tools/bench_diffusers_decode.py" --size 832x480 1280x720 --frames 81 \
     --dtype float32 bfloat16 --repeat 1 2>&1 | grep -v "Casting directly\|kept in float32" | tee "$out/bench_diffusers_decode.txt" || status=1
-(cd "$root/build-gpu" && timeout 120 ctest -R "vae_parity|video_cli" --output-on-failure) >"$out/ctest_vae.log" 2>&1 || status=1
+(cd "$root/build-gpu" && timeout 60 ctest -R "vae_parity|video_cli" --output-on-failure) >"$out/ctest_vae.log" 2>&1 || status=1
 tail -5 "$out/ctest_vae.log"
 exit $status
