@@ -36,7 +36,7 @@ static void usage(FILE *out) {
             "  --frames F         video frames, 1 + 4k (default 81 -> 21 latent frames)\n"
             "  --random-weights   the real channel layout with random weights (the default)\n"
             "  --vae DIR          real weights (a diffusers AutoencoderKLWan folder) instead\n"
-            "  --precision P      convolution GEMMs: bf16 (default), tf32, or both in turn\n"
+            "  --precision P      convolution GEMMs: tf32 (default, as vidsparse decode), bf16, or both in turn\n"
             "  --repeat N         timed decodes after the warm-up (default 2)\n");
 }
 
@@ -102,7 +102,7 @@ static void run_precision(const vs_wan_vae *vae, int precision, const float *z, 
 int vs_bench_decode(int argc, char **argv) {
     enum { MAX_SIZES = 8 };
     int widths[MAX_SIZES] = {832}, heights[MAX_SIZES] = {480}, n_sizes = 1;
-    int frames = 81, repeat = 2, precision = 0, both = 0;
+    int frames = 81, repeat = 2, precision = VS_WAN_VAE_GPU_PRECISION, both = 0;
     const char *vae_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -27,7 +27,7 @@ static void usage(FILE *out) {
             "  -o, --output FILE      .mp4 (H.264 yuv420p; .mkv/.mov also work) or .y4m (YUV4MPEG2 4:4:4)\n"
             "%s"
             "  --device cpu|cuda      where the decoder runs (default cuda when this build has CUDA and a\n"
-            "                         GPU is visible, else cpu); cuda: bf16 convolutions, docs/video.md\n"
+            "                         GPU is visible, else cpu); cuda: TF32 convolutions, docs/video.md\n"
             "  -v, --verbose          debug log lines\n"
             "  -h, --help             this text\n\n"
             "--vae defaults to tiny when the latents came from `generate --model tiny`.\n"

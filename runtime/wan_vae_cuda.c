@@ -47,6 +47,12 @@ typedef struct {
     int mallocs;
 } pool;
 
+// The 2 frame buffers of one causal conv's cache, kept across decodes of the same frame size.
+typedef struct {
+    float *buf[2];
+    size_t bytes;
+} cache_slot;
+
 typedef struct {
     vs_vae_conv_gpu conv1, conv2, shortcut;  // shortcut.w == NULL: identity
     float *gamma1, *gamma2;
@@ -68,13 +74,16 @@ struct vs_wan_vae_gpu {
     stage_gpu stages[VS_VAE_MAX_STAGES];
     size_t weight_bytes, used_before;
     double flops_last;
-    pool pool;
+    pool pool;               // activations and staging
+    cache_slot *cache_slots; // [n_cached_convs]: conv caches, outside the pool
 };
 
 // A free block of exactly this size, else a new one. Exact sizes make the pool's growth a
 // function of the peak number of live buffers of each size, which is the same for every latent
-// frame after the third, so a decode stops allocating there (a best-fit pool could hand a block
-// to another size and need a new one later).
+// frame after the first, so a decode stops allocating there (a best-fit pool could hand a block
+// to another size and need a new one later). The conv caches live outside the pool (cache_slot):
+// they are held for the whole decode, so taking them from the free list would withdraw blocks the
+// activations of later frames expect.
 static void *pool_get(pool *P, size_t bytes) {
     int best = -1;
     for (int i = 0; i < P->n && best < 0; i++)
@@ -163,6 +172,7 @@ int vs_wan_vae_gpu_create(vs_wan_vae_gpu **out, const vs_wan_vae *vae, int preci
     g->cfg = vae->cfg;
     g->n_cached_convs = vae->n_cached_convs;
     g->ops = vs_vae_cuda_create(precision ? VS_VAE_TF32 : VS_VAE_BF16, COL_BYTES);
+    g->cache_slots = vs_calloc((size_t)g->n_cached_convs, sizeof *g->cache_slots);
     upload_conv(g, &g->post_quant, &vae->post_quant);
     upload_conv(g, &g->conv_in, &vae->conv_in);
     for (int i = 0; i < 2; i++) upload_res(g, &g->mid_res[i], &vae->mid_res[i]);
@@ -203,6 +213,11 @@ void vs_wan_vae_gpu_destroy(vs_wan_vae_gpu *g) {
     }
     for (int i = 0; i < g->pool.n; i++) CUDA_CHECK(cudaFree(g->pool.b[i].p));
     free(g->pool.b);
+    for (int i = 0; i < g->n_cached_convs; i++) {
+        CUDA_CHECK(cudaFree(g->cache_slots[i].buf[0]));
+        CUDA_CHECK(cudaFree(g->cache_slots[i].buf[1]));
+    }
+    free(g->cache_slots);
     free(g);
 }
 
@@ -254,10 +269,34 @@ static conv_cache *next_cache(dec_state *s) {
     return &s->caches[s->next++];
 }
 
+// The slot buffer a cache holding cc->n (< 2) frames fills next: buf[0] first, then buf[1].
+// Allocated on first use and kept for later decodes of the same frame size.
+static float *cache_buffer(dec_state *s, conv_cache *cc, size_t bytes) {
+    cache_slot *slot = &s->g->cache_slots[cc - s->caches];
+    if (slot->bytes != bytes) {
+        VS_ASSERT(cc->n == 0, "internal: a conv cache changed its frame size within a decode");
+        for (int i = 0; i < 2; i++) {
+            if (slot->buf[i]) {
+                CUDA_CHECK(cudaFree(slot->buf[i]));
+                s->g->pool.reserved -= slot->bytes;
+            }
+            slot->buf[i] = NULL;
+        }
+        slot->bytes = bytes;
+    }
+    float **b = &slot->buf[cc->n];
+    if (!*b) {
+        CUDA_CHECK(cudaMalloc((void **)b, bytes));
+        s->g->pool.reserved += bytes;
+        s->g->pool.mallocs++;
+    }
+    return *b;
+}
+
 static void cache_push(dec_state *s, conv_cache *cc, const float *frame, int64_t size) {
     float *old = cc->frame[0];
     cc->frame[0] = cc->frame[1];
-    if (!old) old = pool_get(&s->g->pool, (size_t)size * sizeof(float));
+    if (!old) old = cache_buffer(s, cc, (size_t)size * sizeof(float));
     CUDA_CHECK(cudaMemcpyAsync(old, frame, (size_t)size * sizeof(float), cudaMemcpyDeviceToDevice, stream_of(s)));
     cc->frame[1] = old;
     if (cc->n < 2) cc->n++;
@@ -453,10 +492,6 @@ int vs_wan_vae_gpu_decode(vs_wan_vae_gpu *g, const float *z, int t, int h, int w
         act_free(&s, &out);
     }
     CUDA_CHECK(cudaStreamSynchronize(stream_of(&s)));
-    for (int i = 0; i < g->n_cached_convs; i++) {
-        pool_put(&g->pool, s.caches[i].frame[0]);
-        pool_put(&g->pool, s.caches[i].frame[1]);
-    }
     free(s.caches);
     free(zr_host);
     free(frames_host);

@@ -84,31 +84,58 @@ template <typename T> __device__ __forceinline__ T from_f32(float v);
 template <> __device__ __forceinline__ float from_f32<float>(float v) { return v; }
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
-// col[row, i] for rows [0, k_pad) (grid y) and tile positions i in [0, count) (grid x): the input
-// value output position p0 + i reads through tap `row`. Frames are [cin][h][w], or [cin][h/2][w/2]
-// read nearest-upsampled when up.
+// Four consecutive column entries in one store (8 bytes bf16, 16 bytes f32; aligned because the
+// column stride is a multiple of 64 and a thread's first position a multiple of 4).
+__device__ __forceinline__ void store4(float *dst, const float *v) {
+    *reinterpret_cast<float4 *>(dst) = make_float4(v[0], v[1], v[2], v[3]);
+}
+__device__ __forceinline__ void store4(__nv_bfloat16 *dst, const float *v) {
+    __nv_bfloat162 lo = __floats2bfloat162_rn(v[0], v[1]), hi = __floats2bfloat162_rn(v[2], v[3]);
+    uint2 u;
+    u.x = *reinterpret_cast<unsigned *>(&lo);
+    u.y = *reinterpret_cast<unsigned *>(&hi);
+    *reinterpret_cast<uint2 *>(dst) = u;
+}
+
+// col[row, i .. i+3] for rows [0, k_pad) (grid y) and tile positions i = 4·thread in [0, count):
+// the input value output position p0 + i reads through tap `row`. Frames are [cin][h][w], or
+// [cin][h/2][w/2] read nearest-upsampled when up. Index math is 32-bit (positions < 2^24): a
+// 64-bit division per element would cost more than the copy itself.
 template <typename T>
-__global__ void im2col_kernel(T *col, int ld, frame_ptrs fr, int kt, int kh, int kw, int h, int w, int up,
-                              long long p0, int count, int k) {
+__global__ void im2col_kernel(T *col, int ld, frame_ptrs fr, int kt, int kh, int kw, int h, int w, int up, int p0,
+                              int count, int k) {
     const int row = blockIdx.y;
-    const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= count) return;
-    float v = row == k ? 1.0f : 0.0f;
-    if (row < k) {
+    const int i0 = (blockIdx.x * blockDim.x + threadIdx.x) * 4;
+    if (i0 >= count) return;
+    float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (row >= k) {
+        const float c = row == k ? 1.0f : 0.0f;  // the bias row, then zero padding
+        v[0] = v[1] = v[2] = v[3] = c;
+    } else {
         const int kx = row % kw, r1 = row / kw;
         const int ky = r1 % kh, r2 = r1 / kh;
         const int j = r2 % kt, ic = r2 / kt;
-        const long long p = p0 + i;
-        const int y = (int)(p / w), x = (int)(p - (long long)y * w);
-        const int sy = y + ky - kh / 2, sx = x + kx - kw / 2;
-        const float *src = fr.f[j];
-        v = 0.0f;
-        if (src && sy >= 0 && sy < h && sx >= 0 && sx < w) {
-            if (up) v = src[((long long)ic * (h / 2) + (sy >> 1)) * (w / 2) + (sx >> 1)];
-            else v = src[((long long)ic * h + sy) * w + sx];
+        const float *src = j == 0 ? fr.f[0] : j == 1 ? fr.f[1] : fr.f[2];
+        if (src) {
+            const int hs = up ? h >> 1 : h, ws = up ? w >> 1 : w;
+            const float *plane = src + (long long)ic * hs * ws;
+            const int p = p0 + i0;
+            int y = p / w, x = p - y * w;
+            for (int e = 0; e < 4; e++) {
+                const int sy = y + ky - kh / 2, sx = x + kx - kw / 2;
+                if (i0 + e < count && sy >= 0 && sy < h && sx >= 0 && sx < w)
+                    v[e] = up ? plane[(sy >> 1) * ws + (sx >> 1)] : plane[sy * ws + sx];
+                if (++x == w) {
+                    x = 0;
+                    y++;
+                }
+            }
         }
     }
-    col[(long long)row * ld + i] = from_f32<T>(v);
+    T *dst = col + (long long)row * ld + i0;
+    if (i0 + 4 <= count) store4(dst, v);
+    else
+        for (int e = 0; i0 + e < count; e++) dst[e] = from_f32<T>(v[e]);
 }
 
 void vs_vae_conv_frame_gpu(vs_vae_cuda *g, const vs_vae_conv_gpu *cv, float *out, const float *const *frames,
@@ -126,9 +153,10 @@ void vs_vae_conv_frame_gpu(vs_vae_cuda *g, const vs_vae_conv_gpu *cv, float *out
     const int bf16 = g->precision == VS_VAE_BF16;
     const cudaDataType_t ab = bf16 ? CUDA_R_16BF : CUDA_R_32F;
     const cublasComputeType_t compute = bf16 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
-    for (long long p0 = 0; p0 < positions; p0 += tile) {
+    VS_ASSERT(positions < (1 << 24), "a VAE frame has at most 2^24 positions (4096 x 4096)");
+    for (int p0 = 0; p0 < positions; p0 += (int)tile) {
         const int count = (int)(positions - p0 < tile ? positions - p0 : tile);
-        const dim3 grid(vae_blocks(count, 256), (unsigned)cv->k_pad);
+        const dim3 grid(vae_blocks((count + 3) / 4, 256), (unsigned)cv->k_pad);
         if (bf16)
             im2col_kernel<__nv_bfloat16><<<grid, 256, 0, g->stream>>>((__nv_bfloat16 *)g->col, ld, fr, cv->kt, cv->kh,
                                                                       cv->kw, h, w, upsample2x, p0, count, cv->k);

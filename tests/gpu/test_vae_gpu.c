@@ -4,8 +4,10 @@
 //    (3,1,1) time conv, Conv2d 3x3 reading through the nearest x2 upsample, 1x1 with accumulate,
 //    several im2col tiles per frame, the RMS norm with and without SiLU (in and out of place),
 //    attention over more query rows than one score block, clamp;
-//  - the diffusers fixtures of tests/test_vae_parity.c decoded on the GPU within relative L2 2e-2;
-//  - GPU against CPU decode of the random tiny model on a ragged latent, chunk sizes 1 and 2;
+//  - the diffusers fixtures of tests/test_vae_parity.c decoded on the GPU: the real channel layout
+//    (vae_small, base 8) within relative L2 2e-2 in both precisions; the unit-test model (vae_tiny,
+//    base 3) within twice what the same rounding gives on the CPU (see check_fixture);
+//  - GPU against CPU decode of a random real-layout model on a ragged latent, chunk sizes 1 and 2;
 //  - the pool allocates nothing after the first three latent frames.
 // Every output buffer is poisoned with NaN before each run, so an element left unwritten fails.
 #include <cuda_runtime_api.h>
@@ -234,7 +236,8 @@ static float *poisoned_host(long n) {
     return x;
 }
 
-static void check_fixture(const char *name) {
+// bound[p]: the largest relative L2 against diffusers accepted in precision p (0 bf16, 1 TF32).
+static void check_fixture(const char *name, const double bound[2]) {
     const char *src = getenv("VS_SOURCE_DIR");
     char dir[1200], ref[1300];
     snprintf(dir, sizeof dir, "%s/tests/fixtures/%s", src ? src : ".", name);
@@ -265,7 +268,8 @@ static void check_fixture(const char *name) {
         const double rel = vs_rel_l2(got, want, n);
         printf("  %s on CUDA (%s convs): rel L2 vs diffusers %.3g; %d frames %dx%d, working %.1f KiB\n", name,
                prec ? "tf32" : "bf16", rel, st.frames, st.width, st.height, st.peak_bytes / 1024.0);
-        CHECK_MSG(rel <= 2e-2, "%s %s: rel L2 %.3g vs diffusers", name, prec ? "tf32" : "bf16", rel);
+        CHECK_MSG(rel <= bound[prec], "%s %s: rel L2 %.3g vs diffusers (bound %.3g)", name, prec ? "tf32" : "bf16",
+                  rel, bound[prec]);
         CHECK(st.frames == vsh[1] && st.height == vsh[2] && st.width == vsh[3]);
         free(got);
         vs_wan_vae_gpu_destroy(g);
@@ -276,15 +280,25 @@ static void check_fixture(const char *name) {
     vs_wan_vae_free(&vae);
 }
 
+// vae_small has the real channel layout: the 2e-2 bar. vae_tiny (base 3) is ill-conditioned under
+// any rounding: one stage has 1 channel, where RMS_norm is x/|x|·γ, a sign, so a rounding error
+// near 0 flips an output. tools/vae_rounding_sensitivity.py rounds the conv inputs and weights the
+// same way on the CPU (f64 otherwise) and measures against the same reference: vae_tiny 0.239
+// (bf16) and 0.027 (TF32), vae_small 0.0185 and 0.00168. vae_tiny must stay within twice that.
 static void test_fixtures(void) {
-    check_fixture("vae_tiny");
-    check_fixture("vae_small");
+    const double tiny[2] = {2 * 0.239, 2 * 0.027}, small[2] = {2e-2, 2e-2};
+    check_fixture("vae_tiny", tiny);
+    check_fixture("vae_small", small);
 }
 
-// The random tiny model on a ragged latent: GPU (chunks 1 and 2) against the CPU decoder.
+// A random model of the real layout at base 8 on a ragged latent: GPU (TF32, the default; chunks
+// 1 and 2) against the CPU decoder.
 static void test_gpu_vs_cpu_ragged(void) {
     vs_wan_vae vae;
-    CHECK(vs_wan_vae_open(&vae, "tiny") == 0);
+    vs_wan_vae_config cfg;
+    vs_wan_vae_config_wan21(&cfg);
+    cfg.base_dim = 8;
+    CHECK(vs_wan_vae_init_random(&vae, &cfg, 31) == 0);
     const int t = 4, h = 5, w = 7;
     float *z = randn((size_t)16 * t * h * w, 1.0f);
     const int frames = vs_wan_vae_frames_out(&vae, t);
@@ -293,13 +307,13 @@ static void test_gpu_vs_cpu_ragged(void) {
     vs_wan_vae_stats sc;
     CHECK(vs_wan_vae_decode_all(&vae, z, t, h, w, 1, cpu, &sc) == 0);
     vs_wan_vae_gpu *g;
-    CHECK_MSG(vs_wan_vae_gpu_create(&g, &vae, 0) == 0, "%s", vs_last_error());
+    CHECK_MSG(vs_wan_vae_gpu_create(&g, &vae, VS_WAN_VAE_GPU_PRECISION) == 0, "%s", vs_last_error());
     for (int chunk = 1; chunk <= 2; chunk++) {
         float *gpu = poisoned_host(n);
         vs_wan_vae_stats sg;
         CHECK(vs_wan_vae_gpu_decode_all(g, z, t, h, w, chunk, gpu, &sg) == 0);
         const double rel = vs_rel_l2(gpu, cpu, n);
-        printf("  tiny %dx%dx%d chunk %d: GPU vs CPU rel L2 %.3g\n", t, h, w, chunk, rel);
+        printf("  base 8 %dx%dx%d chunk %d: GPU vs CPU rel L2 %.3g\n", t, h, w, chunk, rel);
         CHECK_MSG(rel <= 2e-2, "chunk %d: rel L2 %.3g", chunk, rel);
         CHECK(sg.frames == frames && sg.chunks == (t + chunk - 1) / chunk);
         free(gpu);
