@@ -12,6 +12,9 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-$root/out}
 mkdir -p "$out"
+# Also runnable after a device-run.sh whose full build failed elsewhere (build-gpu still has the
+# binaries this needs): the carried cJSON must be found at run time.
+export LD_LIBRARY_PATH="${VS_CJSON_ROOT:-$root/.carry/cjson}/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 status=0
 (cd "$root/build-gpu" && VS_SOURCE_DIR="$root" timeout 120 ./test_vae_gpu) >"$out/test_vae_gpu.log" 2>&1 || status=1
 grep -v "^ok" "$out/test_vae_gpu.log" | tail -40
