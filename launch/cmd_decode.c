@@ -16,6 +16,7 @@
 #include "runtime/vs_check.h"
 #include "runtime/vs_log.h"
 #include "runtime/vs_safetensors.h"
+#include "runtime/wan_vae_cuda.h"
 #include "runtime/wan_vae_video.h"
 
 static void usage(FILE *out) {
@@ -25,6 +26,8 @@ static void usage(FILE *out) {
             "writes them) with the Wan 2.1 VAE into a video of 1 + 4(T-1) frames of 8H x 8W.\n\n"
             "  -o, --output FILE      .mp4 (H.264 yuv420p; .mkv/.mov also work) or .y4m (YUV4MPEG2 4:4:4)\n"
             "%s"
+            "  --device cpu|cuda      where the decoder runs (default cuda when this build has CUDA and a\n"
+            "                         GPU is visible, else cpu); cuda: TF32 convolutions, docs/video.md\n"
             "  -v, --verbose          debug log lines\n"
             "  -h, --help             this text\n\n"
             "--vae defaults to tiny when the latents came from `generate --model tiny`.\n"
@@ -64,7 +67,7 @@ static int latents_from_tiny(const char *path) {
 }
 
 int cmd_decode(int argc, char **argv) {
-    const char *input = NULL, *output = NULL, *vae_path = NULL;
+    const char *input = NULL, *output = NULL, *vae_path = NULL, *device_arg = NULL;
     vs_video_options vo;
     vs_video_options_default(&vo);
     for (int i = 1; i < argc; i++) {
@@ -78,7 +81,7 @@ int cmd_decode(int argc, char **argv) {
             continue;
         }
         const int takes_value = !strcmp(arg, "-o") || !strcmp(arg, "--output") || !strcmp(arg, "--vae") ||
-                                !strcmp(arg, "--fps") || !strcmp(arg, "--crf");
+                                !strcmp(arg, "--device") || !strcmp(arg, "--fps") || !strcmp(arg, "--crf");
         if (!takes_value) {
             if (arg[0] == '-') return bad_arg("unknown option '%s'", arg);
             if (input) return bad_arg("more than one input file ('%s')", arg);
@@ -89,10 +92,25 @@ int cmd_decode(int argc, char **argv) {
         const char *val = argv[++i];
         if (!strcmp(arg, "-o") || !strcmp(arg, "--output")) output = val;
         else if (!strcmp(arg, "--vae")) vae_path = val;
+        else if (!strcmp(arg, "--device")) device_arg = val;
         else if (!strcmp(arg, "--fps")) {
             if (parse_int(val, 1, 1000, &vo.fps)) return bad_arg("--fps '%s': must be an integer in 1..1000", val);
         } else if (parse_int(val, 0, 51, &vo.crf))
             return bad_arg("--crf '%s': must be an integer in 0..51", val);
+    }
+    vs_device device = VS_DEV_CPU;
+    if (device_arg) {
+        if (vs_wan_vae_parse_device(device_arg, &device)) return bad_arg("--device '%s': must be cpu or cuda", device_arg);
+        if (device == VS_DEV_CUDA && !vs_wan_vae_gpu_available())
+            return bad_arg("--device cuda: %s (use --device cpu)",
+#ifdef VS_HAVE_CUDA
+                           "no CUDA GPU is visible (check nvidia-smi, CUDA_VISIBLE_DEVICES)"
+#else
+                           "this vidsparse was built without CUDA"
+#endif
+            );
+    } else {
+        device = vs_wan_vae_default_device();
     }
     if (!input) return bad_arg("missing the latents file%s", "");
     if (!output) return bad_arg("missing -o OUT.mp4%s", "");
@@ -128,7 +146,7 @@ int cmd_decode(int argc, char **argv) {
     if (c != vae.cfg.z_dim) {
         fprintf(stderr, "vidsparse decode: %s has %d latent channels but the VAE takes %d\n", input, c, vae.cfg.z_dim);
         rc = 2;
-    } else if (vs_wan_vae_decode_to_video(&vae, z, t, h, w, output, &vo, NULL, 0, NULL) != 0) {
+    } else if (vs_wan_vae_decode_to_video(&vae, device, z, t, h, w, output, &vo, NULL, 0, NULL) != 0) {
         fprintf(stderr, "vidsparse decode: %s\n", vs_last_error());
         rc = 1;
     }

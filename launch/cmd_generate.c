@@ -390,7 +390,8 @@ static int write_outputs(const gen_args *a, const vs_tensor *latent, const vs_wa
     }
     if (!a->video) return rc;
     t0 = vs_now_seconds();
-    if (vs_wan_vae_decode_to_video(vae, latent->data, (int)s[1], (int)s[2], (int)s[3], a->output,
+    // The VAE runs where `vidsparse decode` runs it by default: CUDA when a GPU is visible.
+    if (vs_wan_vae_decode_to_video(vae, vs_wan_vae_default_device(), latent->data, (int)s[1], (int)s[2], (int)s[3], a->output,
                                    &a->video_opts, NULL, 0, NULL) == 0) {
         VS_INFO("stage decode: %.3f s", vs_now_seconds() - t0);
         return rc;

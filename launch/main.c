@@ -18,7 +18,7 @@ static const vs_command commands[] = {
     {"version", "print the version and the backends built in", cmd_version},
     {"generate", "denoise a video latent from prompt embeddings (--model tiny: no files needed)", cmd_generate},
     {"decode", "decode latents with the Wan VAE into a video file (.mp4, .y4m)", cmd_decode},
-    {"bench", "benchmarks: attention (SVG2 kernels), step (one denoising step), comm (all-to-all)", vs_cmd_bench},
+    {"bench", "benchmarks: attention (SVG2 kernels), step (one denoising step), comm (all-to-all), decode (VAE)", vs_cmd_bench},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -8,6 +8,7 @@
 #include "runtime/vs_check.h"
 #include "runtime/vs_log.h"
 #include "runtime/vs_safetensors.h"
+#include "runtime/wan_vae_cuda.h"
 
 typedef struct {
     vs_video_writer *writer;
@@ -21,7 +22,16 @@ static int emit_frames(void *user, const float *frames, int first, int n, int h,
     return 0;
 }
 
-int vs_wan_vae_decode_to_video(const vs_wan_vae *vae, const float *z, int t, int h, int w,
+vs_device vs_wan_vae_default_device(void) { return vs_wan_vae_gpu_available() ? VS_DEV_CUDA : VS_DEV_CPU; }
+
+int vs_wan_vae_parse_device(const char *s, vs_device *out) {
+    if (!strcmp(s, "cpu")) *out = VS_DEV_CPU;
+    else if (!strcmp(s, "cuda")) *out = VS_DEV_CUDA;
+    else return -1;
+    return 0;
+}
+
+int vs_wan_vae_decode_to_video(const vs_wan_vae *vae, vs_device device, const float *z, int t, int h, int w,
                                const char *path, const vs_video_options *opts,
                                char *written, size_t written_len, vs_wan_vae_stats *stats) {
     const int s = vs_wan_vae_spatial_factor(vae);
@@ -29,7 +39,15 @@ int vs_wan_vae_decode_to_video(const vs_wan_vae *vae, const float *z, int t, int
     if (vs_video_open(&e.writer, path, s * w, s * h, opts) != 0) return -1;
     if (written) snprintf(written, written_len, "%s", vs_video_path(e.writer));
     vs_wan_vae_stats st;
-    int rc = vs_wan_vae_decode(vae, z, t, h, w, 1, emit_frames, &e, &st);
+    int rc;
+    if (device == VS_DEV_CUDA) {
+        vs_wan_vae_gpu *g;
+        rc = vs_wan_vae_gpu_create(&g, vae, VS_WAN_VAE_GPU_PRECISION);
+        if (rc == 0) rc = vs_wan_vae_gpu_decode(g, z, t, h, w, 1, emit_frames, &e, &st);
+        vs_wan_vae_gpu_destroy(g);
+    } else {
+        rc = vs_wan_vae_decode(vae, z, t, h, w, 1, emit_frames, &e, &st);
+    }
     char codec[64];
     snprintf(codec, sizeof codec, "%s", vs_video_codec(e.writer));
     const int frames = vs_video_frames(e.writer);
@@ -38,11 +56,11 @@ int vs_wan_vae_decode_to_video(const vs_wan_vae *vae, const float *z, int t, int
     // Closed even after a failure: the frames written so far stay playable.
     if (vs_video_close(e.writer) != 0) rc = -1;
     if (rc == 0) {
-        VS_INFO("decode: latents [%d, %d, %d, %d] -> %d frames %dx%d in %.2f s (%d chunks, %.2f s/frame); "
-                "peak working memory %.1f MiB (activations + conv caches; weights %.1f MiB) -> %s (%s)",
-                vae->cfg.z_dim, t, h, w, frames, st.width, st.height, st.seconds, st.chunks,
-                st.seconds / (frames ? frames : 1), st.peak_bytes / 1048576.0, st.weight_bytes / 1048576.0,
-                out, codec);
+        VS_INFO("decode: latents [%d, %d, %d, %d] -> %d frames %dx%d on %s in %.2f s (%d chunks, %.2f s/frame); "
+                "peak working memory %.1f MiB (activations + conv caches%s; weights %.1f MiB) -> %s (%s)",
+                vae->cfg.z_dim, t, h, w, frames, st.width, st.height, device == VS_DEV_CUDA ? "cuda" : "cpu",
+                st.seconds, st.chunks, st.seconds / (frames ? frames : 1), st.peak_bytes / 1048576.0,
+                device == VS_DEV_CUDA ? " + im2col/score buffers" : "", st.weight_bytes / 1048576.0, out, codec);
         if (stats) *stats = st;
     }
     return rc;

@@ -41,6 +41,7 @@ expect_usage_error "name a video" "$bin" decode lat.safetensors -o x.avi
 expect_usage_error "no such file" "$bin" decode nothing.safetensors -o x.mp4
 expect_usage_error "no such file or folder" "$bin" decode lat.safetensors -o x.mp4 --vae /nonexistent
 expect_usage_error "--fps" "$bin" decode lat.safetensors -o x.mp4 --fps 0
+expect_usage_error "--device" "$bin" decode lat.safetensors -o x.mp4 --device tpu
 expect_usage_error "does not exist" "$bin" decode lat.safetensors -o nodir/x.mp4
 expect_usage_error "name a video" "$bin" generate --model tiny -o x.avi
 expect_usage_error "--save-latents" "$bin" generate --model tiny -o x.mp4 --save-latents x.bin
