@@ -23,7 +23,8 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: [mpirun -np N] vidsparse bench comm [options]\n"
-            "  --transport mpi|nccl  collectives library (default: nccl when built in, else mpi)\n"
+            "  --transport mpi|nccl  collectives library (default: nccl when built in, else mpi);\n"
+            "                        mpi-staged: GPU buffers moved by MPI through host memory\n"
             "  -b, --min-bytes SIZE  smallest message: bytes each rank sends (default 1K)\n"
             "  -e, --max-bytes SIZE  largest message (default 64M); SIZE takes K, M, G suffixes\n"
             "  -f, --factor F        size multiplier between rows (default 2)\n"
@@ -92,7 +93,7 @@ int vs_bench_comm(int argc, char **argv) {
 
     vs_dist dist;
     vs_dist_init(&dist);
-    if (kind == VS_TRANSPORT_NCCL) vs_dist_bind_device(&dist, 0);
+    if (kind != VS_TRANSPORT_MPI) vs_dist_bind_device(&dist, 0);  // GPU buffers
     vs_transport *t = vs_transport_world_new(kind);
     const int n = t->size;
     // Blocks are whole 32-bit words: the largest size rounded down to n words per rank.

@@ -4,6 +4,13 @@
 // then read the small files (model config, SVG2 preset, prompt-embedding shapes) and check them
 // against each other, and only then load the model and denoise. `--model tiny` is the built-in
 // random-weight model (runtime/wan_model.h) with a built-in context: no files needed.
+//
+// Devices (--device): on cuda the CUDA op backend is set up once, the model is made on the GPU
+// and self-attention takes the attention policy's CUDA path; the pipeline's latent, CFG and
+// sampler stay on the CPU and each forward copies the latent in and the velocity out
+// (runtime/vs_device_denoiser.h says why). A multi-rank job binds each rank to its GPU first and
+// picks the transport that fits (vs_transport_kind_for_cuda: NCCL, or MPI staged through host
+// memory when ranks share a GPU).
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +28,7 @@
 #include "runtime/vs_attention_policy.h"
 #include "runtime/vs_check.h"
 #include "runtime/vs_config.h"
+#include "runtime/vs_device_denoiser.h"
 #include "runtime/vs_log.h"
 #include "runtime/vs_pipeline.h"
 #include "runtime/vs_rng.h"
@@ -28,6 +36,10 @@
 #include "runtime/vs_wan_denoiser.h"
 #include "runtime/wan_model.h"
 #include "runtime/wan_vae_video.h"
+
+#ifdef VS_HAVE_CUDA
+#include "kernels/cuda/ops_cuda.h"
+#endif
 
 
 enum { TINY_WEIGHTS_SEED = 7, TINY_CONTEXT_TOKENS = 16 };
@@ -56,6 +68,7 @@ typedef struct {
     int ulysses;       // 0: single process (no parallel/ at all)
     int cfg_parallel;  // 1: CFG branches on two rank groups
     int tiny_heads;    // 0: the tiny model's own head count
+    vs_device device;  // where the model runs (and the VAE decodes)
 } gen_args;
 
 static void usage(FILE *out) {
@@ -83,6 +96,9 @@ static void usage(FILE *out) {
         "                         (default latents.safetensors)\n"
         "  --save-latents FILE    also keep the latents (.safetensors), written before decoding\n"
         "%s"
+        "  --device cpu|cuda      where the model runs (default: cuda when this build has CUDA and a GPU\n"
+        "                         is visible, else cpu; the environment variable VS_DEVICE overrides\n"
+        "                         that default); a video is decoded there too\n"
         "  -v, --verbose          debug log lines (per step timestep and sigma)\n"
         "  --ulysses N            multi-rank (mpirun/srun): shard tokens over groups of N ranks, heads\n"
         "                         inside self-attention; N <= heads (docs/distributed.md)\n"
@@ -163,9 +179,43 @@ static const char *find_data_file(const char *rel, char *buf, size_t len) {
     return rel;
 }
 
+// Visible GPUs; 0 in a build without CUDA.
+static int gpu_count(void) {
+#ifdef VS_HAVE_CUDA
+    return vs_cuda_device_count();
+#else
+    return 0;
+#endif
+}
+
+// --device NAME, else $VS_DEVICE, else cuda when this build has CUDA and a GPU is visible. An
+// explicit cuda (flag or variable) without a usable GPU is refused here, before any work.
+static int resolve_device(const char *arg, vs_device *out) {
+    const char *env = getenv("VS_DEVICE");
+    const char *name = arg ? arg : env && env[0] ? env : NULL;
+    const char *what = arg ? "--device" : "VS_DEVICE";
+    if (!name) {
+        *out = gpu_count() > 0 ? VS_DEV_CUDA : VS_DEV_CPU;
+        return 0;
+    }
+    if (!strcmp(name, "cpu")) *out = VS_DEV_CPU;
+    else if (!strcmp(name, "cuda")) *out = VS_DEV_CUDA;
+    else return bad_arg("%s '%s': choose cpu or cuda", what, name);
+#ifndef VS_HAVE_CUDA
+    if (*out == VS_DEV_CUDA)
+        return bad_arg("%s cuda: this vidsparse was built without CUDA (rebuild where nvcc is "
+                       "found); use --device cpu%s", what, "");
+#endif
+    if (*out == VS_DEV_CUDA && gpu_count() == 0)
+        return bad_arg("%s cuda: no CUDA GPU is visible (check nvidia-smi and "
+                       "CUDA_VISIBLE_DEVICES); use --device cpu%s", what, "");
+    return 0;
+}
+
 // Parses argv into a; returns 0, 1 for --help, or 2 after printing the problem.
 static int parse_args(int argc, char **argv, gen_args *a) {
     memset(a, 0, sizeof *a);
+    const char *device_arg = NULL;
     a->shift = 5.0;
     a->guide_scale = 5.0f;
     a->seed = 42;
@@ -195,7 +245,8 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         static const char *const with_value[] = {
             "--model", "--config", "--prompt-embeds", "--size", "--frames", "--steps", "--shift",
             "--guide-scale", "--seed", "--sampler", "--attention", "--svg2-preset", "-o",
-            "--output", "--vae", "--save-latents", "--fps", "--crf", "--ulysses", "--tiny-heads"};
+            "--output", "--vae", "--save-latents", "--fps", "--crf", "--ulysses", "--tiny-heads",
+            "--device"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
             known |= !strcmp(arg, with_value[k]);
@@ -206,6 +257,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         }
         double d;
         if (!strcmp(arg, "--model")) a->model = val;
+        else if (!strcmp(arg, "--device")) device_arg = val;
         else if (!strcmp(arg, "--config")) a->config = val;
         else if (!strcmp(arg, "--prompt-embeds")) a->prompt_embeds = val;
         else if (!strcmp(arg, "--svg2-preset")) a->svg2_preset = val;
@@ -257,6 +309,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         }
     }
     vs_clear_error();
+    if (resolve_device(device_arg, &a->device) != 0) return 2;
 
     if (!a->model) return bad_arg("missing --model (a checkpoint directory or file, or 'tiny')%s%s", "", "");
     a->tiny = !strcmp(a->model, "tiny");
@@ -390,8 +443,8 @@ static int write_outputs(const gen_args *a, const vs_tensor *latent, const vs_wa
     }
     if (!a->video) return rc;
     t0 = vs_now_seconds();
-    // The VAE runs where `vidsparse decode` runs it by default: CUDA when a GPU is visible.
-    if (vs_wan_vae_decode_to_video(vae, vs_wan_vae_default_device(), latent->data, (int)s[1], (int)s[2], (int)s[3], a->output,
+    // The VAE decodes on the run's device (--device).
+    if (vs_wan_vae_decode_to_video(vae, a->device, latent->data, (int)s[1], (int)s[2], (int)s[3], a->output,
                                    &a->video_opts, NULL, 0, NULL) == 0) {
         VS_INFO("stage decode: %.3f s", vs_now_seconds() - t0);
         return rc;
@@ -428,7 +481,26 @@ static void report_density(const vs_attention_policy *policy) {
                 "steps ran dense)", total / sparse_layers, policy->dense_steps, policy->steps);
 }
 
-static int generate(gen_args *ap, const vs_dist *dist);
+static int generate(gen_args *ap, vs_dist *dist);
+
+// Binds this rank to its GPU (multi-rank; dies with a hint when a host has more ranks than GPUs
+// and VS_SHARE_GPU is not set) and sets up the CUDA op backend on it. 0, or -1 after a message.
+static int start_cuda(vs_dist *dist) {
+#ifdef VS_HAVE_CUDA
+    const int gpu = dist ? vs_dist_bind_device(dist, 0) : 0;
+    if (vs_ops_cuda_init(gpu) != 0) {
+        fprintf(stderr, "vidsparse generate: %s\n", vs_last_error());
+        return -1;
+    }
+    VS_INFO("device: cuda %d (%s)%s", gpu, vs_cuda_device_name(),
+            dist && dist->local_size > vs_cuda_device_count() ? ", shared with other ranks" : "");
+    return 0;
+#else
+    (void)dist;
+    fprintf(stderr, "vidsparse generate: this build has no CUDA; use --device cpu\n");
+    return -1;
+#endif
+}
 
 // Parses, starts MPI when the run is multi-rank, runs, and finalises MPI on every path.
 int cmd_generate(int argc, char **argv) {
@@ -454,7 +526,7 @@ int cmd_generate(int argc, char **argv) {
     return rc;
 }
 
-static int generate(gen_args *ap, const vs_dist *dist) {
+static int generate(gen_args *ap, vs_dist *dist) {
     gen_args a = *ap;
     int rc = 0;
     if (a.verbose) vs_log_set_level(VS_LOG_DEBUG);
@@ -473,6 +545,13 @@ static int generate(gen_args *ap, const vs_dist *dist) {
     }
     if (wan_config_validate(&cfg) != 0) {
         fprintf(stderr, "vidsparse generate: model config: %s\n", vs_last_error());
+        return 2;
+    }
+    const int head_dim = cfg.dim / cfg.num_heads;
+    if (a.device == VS_DEV_CUDA && head_dim != 64 && head_dim != 128) {
+        fprintf(stderr, "vidsparse generate: --device cuda: the GPU attention kernels take head_dim 64 "
+                        "or 128, this model has %d (%d heads of width %d)%s; use --device cpu\n",
+                head_dim, cfg.num_heads, cfg.dim, a.tiny ? ": for the tiny model use --tiny-heads 1 or 2" : "");
         return 2;
     }
     // The rank layout, before anything is loaded: every rank sees the same arguments and
@@ -562,14 +641,23 @@ static int generate(gen_args *ap, const vs_dist *dist) {
         }
     }
 
+    // ---- the device: each rank on its own GPU (or sharing one with VS_SHARE_GPU=1), then the
+    // CUDA op backend once for the run
+    if (a.device == VS_DEV_CUDA && start_cuda(dist) != 0) {
+        vs_wan_vae_free(&vae);
+        for (int b = 0; b < VS_BRANCHES; b++)
+            if (context[b].data) vs_tensor_free(&context[b]);
+        return 2;
+    }
+
     // ---- the model
     wan_model model;
     if (a.tiny) {
-        if (wan_model_random(&model, &cfg, TINY_WEIGHTS_SEED, VS_DEV_CPU) != 0) {
+        if (wan_model_random(&model, &cfg, TINY_WEIGHTS_SEED, a.device) != 0) {
             fprintf(stderr, "vidsparse generate: %s\n", vs_last_error());
             return 2;
         }
-    } else if (wan_model_load(&model, &cfg, a.model, VS_DEV_CPU) != 0) {
+    } else if (wan_model_load(&model, &cfg, a.model, a.device) != 0) {
         fprintf(stderr, "vidsparse generate: loading %s: %s\n", a.model, vs_last_error());
         return 1;
     }
@@ -583,15 +671,17 @@ static int generate(gen_args *ap, const vs_dist *dist) {
     // ---- denoise: one process, or a rank of a Ulysses (x CFG) layout
     vs_attention_policy policy;
     vs_attention_policy_init(&policy, a.attention, &preset, cfg.num_layers, cfg.num_heads, 0,
-                             cfg.dim / cfg.num_heads, a.steps);
+                             head_dim, a.steps);
     const int64_t lshape[4] = {cfg.out_dim, T, H, W};
     vs_wan_denoiser wd;
     vs_groups groups;
     vs_dist_denoiser dd;
     vs_denoiser den;
     if (dist) {
-        // The transport follows the model: host memory -> MPI, CUDA memory -> NCCL.
-        vs_transport_kind kind = model.device == VS_DEV_CUDA ? VS_TRANSPORT_NCCL : VS_TRANSPORT_MPI;
+        // The transport follows the model: host memory -> MPI; CUDA memory -> NCCL, or MPI staged
+        // through host buffers when ranks share a GPU (collective: every rank decides alike).
+        vs_transport_kind kind = model.device == VS_DEV_CUDA ? vs_transport_kind_for_cuda(dist)
+                                                             : VS_TRANSPORT_MPI;
         vs_groups_init(&groups, dist, a.ulysses, a.cfg_parallel ? 2 : 1, cfg.num_heads, kind);
         vs_dist_denoiser_init(&dd, &model, &context[VS_BRANCH_COND],
                               has_uncond ? &context[VS_BRANCH_UNCOND] : NULL, &groups, &policy, lshape);
@@ -605,6 +695,9 @@ static int generate(gen_args *ap, const vs_dist *dist) {
                              has_uncond ? &context[VS_BRANCH_UNCOND] : NULL, &policy);
         den = vs_wan_denoiser_as_denoiser(&wd);
     }
+    vs_device_denoiser on_device;  // the CPU pipeline in front of a model on a.device
+    vs_device_denoiser_init(&on_device, den, model.device, lshape);
+    den = vs_device_denoiser_as_denoiser(&on_device);
     vs_pipeline_params pp = {cfg.out_dim, T, H, W, a.steps, a.shift, a.guide_scale, a.seed,
                              a.sampler, has_uncond};
     vs_tensor latent = vs_tensor_new(VS_F32, VS_DEV_CPU, 4, lshape);
@@ -627,6 +720,7 @@ static int generate(gen_args *ap, const vs_dist *dist) {
     }
     vs_wan_vae_free(&vae);
     vs_tensor_free(&latent);
+    vs_device_denoiser_free(&on_device);
     if (dist) {
         vs_dist_denoiser_free(&dd);
         vs_groups_free(&groups);
@@ -637,5 +731,8 @@ static int generate(gen_args *ap, const vs_dist *dist) {
     wan_model_free(&model);
     for (int b = 0; b < VS_BRANCHES; b++)
         if (context[b].data) vs_tensor_free(&context[b]);
+#ifdef VS_HAVE_CUDA
+    if (a.device == VS_DEV_CUDA) vs_ops_cuda_shutdown();
+#endif
     return rc;
 }

@@ -14,6 +14,10 @@ static void attend_heads(void *ctx, int layer, int head_begin, const vs_tensor *
     vs_attention_policy_run(&d->heads, layer, d->branch, q, k, v, out);
 }
 
+// The dtype of the Q/K/V wan_forward hands its attention hook: its activation dtype, f32 on the
+// CPU and bf16 on CUDA (runtime/wan_model.h, precision plan). The exchange moves exactly those.
+static vs_dtype qkv_dtype(const wan_model *m) { return m->device == VS_DEV_CUDA ? VS_BF16 : VS_F32; }
+
 void vs_dist_denoiser_init(vs_dist_denoiser *d, const wan_model *model, const vs_tensor *cond,
                            const vs_tensor *uncond, vs_groups *groups,
                            vs_attention_policy *master, const int64_t latent_shape[4]) {
@@ -24,9 +28,12 @@ void vs_dist_denoiser_init(vs_dist_denoiser *d, const wan_model *model, const vs
     d->context[VS_BRANCH_UNCOND] = uncond;
     d->groups = groups;
     d->master = master;
+    VS_ASSERT(groups->ulysses->memory == model->device,
+              "the transport must move memory where the model lives (CPU model: mpi; GPU model: "
+              "nccl or mpi-staged; see vs_transport_kind_for_cuda)");
     const int64_t tokens = latent_shape[1] * (latent_shape[2] / 2) * (latent_shape[3] / 2);
     const int head_dim = cfg->dim / cfg->num_heads;
-    d->ulysses = vs_ulysses_new(groups->ulysses, tokens, cfg->num_heads, head_dim, VS_F32);
+    d->ulysses = vs_ulysses_new(groups->ulysses, tokens, cfg->num_heads, head_dim, qkv_dtype(model));
     vs_range heads = vs_ulysses_my_heads(d->ulysses), tok = vs_ulysses_my_tokens(d->ulysses);
     d->n_heads = (int)heads.count;
     d->head0 = (int)heads.start;
@@ -40,8 +47,8 @@ void vs_dist_denoiser_init(vs_dist_denoiser *d, const wan_model *model, const vs
     d->rows_full = vs_tensor_new(VS_F32, model->device, 2, (int64_t[]){tokens, row});
     if (groups->cfg) {
         const int64_t n = vs_shape_numel(4, latent_shape);
-        d->mine = vs_tensor_new(VS_F32, VS_DEV_CPU, 1, &n);
-        d->both = vs_tensor_new(VS_F32, VS_DEV_CPU, 1, (int64_t[]){2 * n});
+        d->mine = vs_tensor_new(VS_F32, groups->cfg->memory, 1, &n);
+        d->both = vs_tensor_new(VS_F32, groups->cfg->memory, 1, (int64_t[]){2 * n});
     }
 }
 
@@ -85,12 +92,14 @@ static int dist_velocity(void *ctx, int branch, int64_t t, const vs_tensor *x, v
     // runs this rank's branch and swaps with the partner; the uncond call reads the swap.
     const int64_t n = vs_tensor_numel(v);
     if (branch == VS_BRANCH_COND) {
-        vs_tensor mine = vs_tensor_view(d->mine.data, VS_F32, VS_DEV_CPU, 4, v->shape);
+        vs_tensor mine = vs_tensor_view(d->mine.data, VS_F32, d->mine.device, 4, v->shape);
         VS_TRY(forward_gathered(d, d->groups->cfg_branch, t, x, &mine),
                "the forward pass failed on this rank (message above)");
         vs_cfg_exchange(d->groups->cfg, d->mine.data, n, d->both.data);
     }
-    memcpy(v->data, (float *)d->both.data + (branch == VS_BRANCH_COND ? 0 : n), (size_t)n * sizeof(float));
+    vs_tensor half = vs_tensor_view((float *)d->both.data + (branch == VS_BRANCH_COND ? 0 : n),
+                                    VS_F32, d->both.device, 4, v->shape);
+    vs_tensor_copy(v, &half);
     return 0;
 }
 

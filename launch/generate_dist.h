@@ -11,6 +11,12 @@
 // [U, 2U); the pipeline's "cond" call runs this rank's branch and swaps velocities with the
 // paired rank (vs_cfg_exchange); its "uncond" call returns the partner's result.
 //
+// Devices: x and v of the velocity calls, the model, the Q/K/V exchange (in the model's
+// activation dtype: f32 on the CPU, bf16 on CUDA) and every transport buffer live on the model's
+// device; the transport must move that memory (CUDA: NCCL, or MPI staged through the host when
+// ranks share a GPU). cmd_generate wraps this denoiser in a vs_device_denoiser, so the pipeline's
+// latent stays on the CPU.
+//
 // Layout invariance: this rank's heads go through an attention policy of their own (centroid
 // caches per layer, branch and head) whose head0 is the global index of its first head; the
 // SVG2 operator seeds k-means by global head and converges per head, so a head's result does not
@@ -34,7 +40,7 @@ typedef struct {
     int branch;                   // the branch of the forward in progress
     vs_tensor rows_local;         // [n_local, out_dim * 4]
     vs_tensor rows_full;          // [tokens, out_dim * 4]
-    vs_tensor mine, both;         // [C*T*H*W], [2, C*T*H*W]   CFG exchange (cfg_degree 2)
+    vs_tensor mine, both;         // [C*T*H*W], [2, C*T*H*W]   CFG exchange (cfg_degree 2), transport memory
 } vs_dist_denoiser;
 
 // latent_shape: [C, T, H, W] of the run (fixes the token count for the exchange buffers).

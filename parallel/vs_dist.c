@@ -120,6 +120,18 @@ int vs_dist_bind_device(vs_dist *d, int share) {
 #endif
 }
 
+int vs_dist_shares_device(const vs_dist *d) {
+    int shared = 0;
+#ifdef VS_HAVE_CUDA
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) (void)cudaGetLastError();
+    shared = d->device >= 0 && d->local_size > count;
+#else
+    (void)d;
+#endif
+    return vs_dist_max(shared) > 0;
+}
+
 void vs_print0(const char *fmt, ...) {
     if (vs_rank() != 0) return;
     va_list ap;

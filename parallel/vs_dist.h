@@ -33,6 +33,10 @@ void vs_dist_init(vs_dist *d);
 // the device, or -1 in a build without CUDA (CPU run).
 int vs_dist_bind_device(vs_dist *d, int share);
 
+// 1 when ranks share a GPU somewhere in the job: on some host more ranks than visible GPUs
+// (collective over all ranks; call after vs_dist_bind_device). NCCL refuses such groups.
+int vs_dist_shares_device(const vs_dist *d);
+
 // printf on rank 0 only (progress, tables).
 void vs_print0(const char *fmt, ...)
 #if defined(__GNUC__)

@@ -37,7 +37,25 @@ int vs_transport_kind_parse(const char *s, vs_transport_kind *out) {
         return VS_FAIL("transport 'nccl' is not built in (needs CUDA and NCCL at build time); use 'mpi'");
 #endif
     }
-    return VS_FAIL("unknown transport '%s' (use mpi or nccl)", s);
+    if (!strcmp(s, "mpi-staged")) {
+#ifdef VS_HAVE_CUDA
+        *out = VS_TRANSPORT_MPI_STAGED;
+        return 0;
+#else
+        return VS_FAIL("transport 'mpi-staged' is not built in (it moves GPU memory; needs CUDA at build time); use 'mpi'");
+#endif
+    }
+    return VS_FAIL("unknown transport '%s' (use mpi, nccl or mpi-staged)", s);
+}
+
+vs_transport_kind vs_transport_kind_for_cuda(const vs_dist *d) {
+    const int shared = vs_dist_shares_device(d);  // collective: every rank calls it
+#ifdef VS_HAVE_NCCL
+    return shared ? VS_TRANSPORT_MPI_STAGED : VS_TRANSPORT_NCCL;
+#else
+    (void)shared;
+    return VS_TRANSPORT_MPI_STAGED;
+#endif
 }
 
 #ifdef VS_HAVE_MPI
@@ -45,7 +63,10 @@ static vs_transport *make_transport(MPI_Comm comm, vs_transport_kind kind) {
 #ifdef VS_HAVE_NCCL
     if (kind == VS_TRANSPORT_NCCL) return vs_transport_nccl_new(comm);
 #endif
-    VS_ASSERT(kind == VS_TRANSPORT_MPI, "this build has no NCCL transport; use the mpi transport");
+#ifdef VS_HAVE_CUDA
+    if (kind == VS_TRANSPORT_MPI_STAGED) return vs_transport_staged_new(vs_transport_mpi_new(comm));
+#endif
+    VS_ASSERT(kind == VS_TRANSPORT_MPI, "this build has no such transport (nccl needs CUDA + NCCL, mpi-staged CUDA); use the mpi transport");
     return vs_transport_mpi_new(comm);
 }
 #endif

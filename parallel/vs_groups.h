@@ -40,9 +40,14 @@ void vs_groups_free(vs_groups *g);
 // One transport over all ranks (collective over MPI_COMM_WORLD), for benchmarks.
 vs_transport *vs_transport_world_new(vs_transport_kind kind);
 
-// Parses "mpi" / "nccl"; returns -1 (with a message) for anything else or for NCCL in a build
-// without it.
+// Parses "mpi" / "nccl" / "mpi-staged"; returns -1 (with a message) for anything else or for a
+// transport the build lacks (nccl: CUDA + NCCL; mpi-staged: CUDA).
 int vs_transport_kind_parse(const char *s, vs_transport_kind *out);
+
+// The transport for a model on the GPU (collective; ranks bound with vs_dist_bind_device): NCCL
+// when every rank has a GPU of its own; MPI with host staging when ranks share a GPU (NCCL
+// refuses a communicator with a duplicate GPU) or the build has no NCCL. Same answer on every rank.
+vs_transport_kind vs_transport_kind_for_cuda(const vs_dist *d);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,8 @@
 // The collectives the distributed runtime needs, behind one interface with two implementations:
 //   MPI  (parallel/vs_transport_mpi.c):  host memory; CPU runs, tests, and a fallback anywhere.
 //   NCCL (parallel/vs_transport_nccl.c): CUDA device memory; the GPU path (VS_HAVE_NCCL builds).
+// and a wrapper, MPI-staged (parallel/vs_transport_staged.c): CUDA device memory moved by MPI
+// through pinned host buffers, for ranks that share a GPU (NCCL refuses those).
 // Callers never see which one runs. Data movement is in bytes (the caller knows its dtype);
 // offsets and counts are per peer, so uneven splits (heads or tokens that do not divide the
 // group size) need no padding. Every call returns with its results ready to read.
@@ -26,11 +28,11 @@
 extern "C" {
 #endif
 
-typedef enum { VS_TRANSPORT_MPI = 0, VS_TRANSPORT_NCCL } vs_transport_kind;
+typedef enum { VS_TRANSPORT_MPI = 0, VS_TRANSPORT_NCCL, VS_TRANSPORT_MPI_STAGED } vs_transport_kind;
 
 typedef struct vs_transport vs_transport;
 struct vs_transport {
-    const char *name;  // "mpi" or "nccl"
+    const char *name;  // "mpi", "nccl" or "mpi-staged"
     int rank, size;    // this process within the group
     vs_device memory;  // where every buffer passed to the calls below must live
 
@@ -65,6 +67,11 @@ vs_transport *vs_transport_mpi_new(MPI_Comm comm);
 // rank calls ncclCommInitRank. The CUDA device must be bound first (vs_dist_bind_device).
 // A watchdog thread polls ncclCommGetAsyncError and aborts the job (see vs_transport_nccl.c).
 vs_transport *vs_transport_nccl_new(MPI_Comm comm);
+#endif
+#ifdef VS_HAVE_CUDA
+// Device memory over a host transport (takes ownership of `host`, which must have memory CPU):
+// each collective stages its bytes through pinned host buffers.
+vs_transport *vs_transport_staged_new(vs_transport *host);
 #endif
 #endif
 

@@ -15,6 +15,7 @@ set -uo pipefail
 [ "${VS_HAVE_MPI:-OFF}" = "ON" ] || { echo "skipped: built without MPI"; exit 77; }
 mpiexec=${MPIEXEC:-mpirun}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export VS_DEVICE=cpu  # generate's CPU path, also on a GPU machine
 host=$(hostname)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -4,6 +4,8 @@
 # embeddings from a file work; bad arguments exit 2 with a message before any work.
 set -u
 bin=${VS_BINARY:?set VS_BINARY to the vidsparse binary}
+# The CPU path (on a GPU machine generate would default to cuda; tests/test_generate_gpu.sh covers that).
+export VS_DEVICE=cpu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failed=0
@@ -112,6 +114,14 @@ bad "no such file" --model tiny --svg2-preset "$tmp/missing.json"
 bad "unknown option" --model tiny --frobnicate
 bad "missing --model" --steps 3
 bad "must be a number > 0" --model tiny --shift -1
+bad "choose cpu or cuda" --model tiny --device gpu
+# An explicit cuda without a GPU (or in a CPU-only build) is refused before any work.
+if ! nvidia-smi -L 2>/dev/null | grep -q GPU; then
+    bad "use --device cpu" --model tiny --device cuda
+    VS_DEVICE=cuda "$bin" generate --model tiny -o "$tmp/env.safetensors" >"$tmp/log" 2>&1
+    [ $? -eq 2 ] && grep -q "VS_DEVICE cuda" "$tmp/log" && [ ! -e "$tmp/env.safetensors" ] \
+        && pass "bad: VS_DEVICE=cuda without a GPU" || fail "bad: VS_DEVICE=cuda without a GPU"
+fi
 "$bin" generate --model tiny --seed >"$tmp/log" 2>&1
 [ $? -eq 2 ] && grep -q "needs a value" "$tmp/log" && pass "bad: option without value" || fail "bad: option without value"
 "$bin" generate --model tiny -o "$tmp/out.avi" >"$tmp/log" 2>&1

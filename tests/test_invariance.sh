@@ -6,6 +6,8 @@
 set -u
 [ "${VS_HAVE_MPI:-OFF}" = "ON" ] || { echo "skipped: built without MPI"; exit 77; }
 bin=${VS_BINARY:?set VS_BINARY to the vidsparse binary}
+# The CPU path (on a GPU machine generate would default to cuda; tests/test_generate_gpu.sh covers that).
+export VS_DEVICE=cpu
 mpiexec=${MPIEXEC:-mpirun}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 tmp=$(mktemp -d)
