@@ -50,9 +50,6 @@ struct vs_transport {
     void (*allreduce_sum_f32)(vs_transport *t, float *data, size_t count);
     void (*broadcast)(vs_transport *t, void *data, size_t bytes, int root);
     void (*barrier)(vs_transport *t);
-    // Strided copy within the transport's memory: `rows` rows of `width` bytes.
-    void (*copy2d)(vs_transport *t, void *dst, size_t dst_pitch, const void *src,
-                   size_t src_pitch, size_t width, size_t rows);
     void (*destroy)(vs_transport *t);
 
     void *impl;

@@ -3,7 +3,6 @@
 
 #ifdef VS_HAVE_MPI
 #include <stdlib.h>
-#include <string.h>
 
 #include "parallel/vs_mpi_check.h"
 
@@ -62,13 +61,6 @@ static void mpi_barrier(vs_transport *t) {
     vs_transport_end(t);
 }
 
-static void host_copy2d(vs_transport *t, void *dst, size_t dst_pitch, const void *src,
-                        size_t src_pitch, size_t width, size_t rows) {
-    (void)t;
-    for (size_t r = 0; r < rows; r++)
-        memcpy((char *)dst + r * dst_pitch, (const char *)src + r * src_pitch, width);
-}
-
 static void mpi_destroy(vs_transport *t) {
     mpi_impl *m = impl_of(t);
     VS_MPI_CHECK(MPI_Comm_free(&m->comm));
@@ -98,7 +90,6 @@ vs_transport *vs_transport_mpi_new(MPI_Comm comm) {
     t->allreduce_sum_f32 = mpi_allreduce_sum_f32;
     t->broadcast = mpi_broadcast;
     t->barrier = mpi_barrier;
-    t->copy2d = host_copy2d;
     t->destroy = mpi_destroy;
     t->impl = m;
     return t;

@@ -192,14 +192,6 @@ static void nccl_barrier(vs_transport *t) {
     finish(t);
 }
 
-static void device_copy2d(vs_transport *t, void *dst, size_t dst_pitch, const void *src,
-                          size_t src_pitch, size_t width, size_t rows) {
-    if (!rows || !width) return;
-    nccl_impl *n = impl_of(t);
-    // Same stream as the collectives, so ordered with them; no host wait.
-    VS_CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows, cudaMemcpyDeviceToDevice, n->stream));
-}
-
 static void nccl_destroy(vs_transport *t) {
     nccl_impl *n = impl_of(t);
     unwatch(n->nccl);
@@ -237,7 +229,6 @@ vs_transport *vs_transport_nccl_new(MPI_Comm comm) {
     t->allreduce_sum_f32 = nccl_allreduce_sum_f32;
     t->broadcast = nccl_broadcast;
     t->barrier = nccl_barrier;
-    t->copy2d = device_copy2d;
     t->destroy = nccl_destroy;
     t->impl = n;
     return t;

@@ -8,7 +8,7 @@
 // moves the bytes, so they need no special case. It only moves bytes, so results are bitwise the
 // same as over NCCL.
 //
-// Ordering: copies are synchronous cudaMemcpy / cudaMemcpy2D on the legacy default stream, which
+// Ordering: copies are synchronous cudaMemcpy calls on the legacy default stream, which
 // waits for all earlier work of the blocking ops stream (kernels/cuda/ops_cuda.h) and blocks later
 // work: a collective sees every kernel queued before it, and the kernels after it see its data.
 // Staging buffers are pinned, grow to the largest call and are reused (no allocation per step).
@@ -117,14 +117,6 @@ static void staged_barrier(vs_transport *t) {
     t->calls = s->host->calls;
 }
 
-static void staged_copy2d(vs_transport *t, void *dst, size_t dst_pitch, const void *src,
-                          size_t src_pitch, size_t width, size_t rows) {
-    (void)t;
-    if (!rows || !width) return;
-    STAGED_CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows,
-                                        cudaMemcpyDeviceToDevice, cudaStreamLegacy));
-}
-
 static void staged_destroy(vs_transport *t) {
     staged_impl *s = impl_of(t);
     vs_transport_free(s->host);
@@ -148,7 +140,6 @@ vs_transport *vs_transport_staged_new(vs_transport *host) {
     t->allreduce_sum_f32 = staged_allreduce_sum_f32;
     t->broadcast = staged_broadcast;
     t->barrier = staged_barrier;
-    t->copy2d = staged_copy2d;
     t->destroy = staged_destroy;
     t->impl = s;
     return t;

@@ -10,12 +10,16 @@
 // Shards are contiguous and differ by at most one: the first S % P ranks own one token more
 // (same rule for heads). Per-peer counts differ accordingly; no padding, no masking.
 //
+// Packing and unpacking are block lists of strided byte moves (kernels/cpu/copy_blocks.h), built
+// once per group: on the GPU each of the four (pack and unpack, each way) is one kernel launch.
+//
 // Layout invariance: each head is attended whole on one rank, by the same per-head function a
 // single rank uses, and the exchanges only move bytes; the result is bitwise identical for every
 // group size. Nothing is ever summed across ranks.
 #pragma once
 #include <stdint.h>
 
+#include "kernels/cpu/copy_blocks.h"
 #include "parallel/vs_transport.h"
 #include "runtime/vs_attention_hook.h"
 #include "runtime/vs_tensor.h"
@@ -44,6 +48,12 @@ typedef struct {
     vs_tensor qh, kh, vh, oh;  // [h_mine, S, D]
     size_t *send_bytes, *send_offsets, *recv_bytes, *recv_offsets;  // [P] scratch
     vs_range *same;  // [P] scratch: one range repeated for every peer
+    // The moves around the exchanges: [0] Q/K/V -> send, [1] recv -> qh/kh/vh (seq -> heads),
+    // [2] oh -> send, [3] recv -> out (heads -> seq); and their device copies
+    // (vs_copy_blocks_cuda[4]) when the transport's memory is CUDA.
+    vs_copy_block *moves[4];
+    int n_moves[4];
+    void *moves_cuda;
 } vs_ulysses;
 
 // All buffers are sized here once, so a step allocates nothing.
