@@ -5,11 +5,12 @@
 // same bits whatever other rows share the call (token shards of different sizes).
 //
 // Tolerances (relative L2 of the final latent against the f32 CPU run): the GPU runs bf16
-// matrices and activations with f32 accumulation (docs/wan.md), a single forward is within 2e-2
-// of float64 (tests/gpu/test_wan_gpu.c); the latent mixes the noise in, so dense attention must
-// land within 2e-2. SVG2 may assign a near-tie token to another cluster when Q/K are bf16, which
-// moves whole blocks in or out of the attention mask: its bound is looser (1e-1), and the
-// measured values are printed for tightening.
+// matrices and activations with f32 accumulation (docs/wan.md); a single forward is within 2e-2
+// of float64 (tests/gpu/test_wan_gpu.c), and guidance (scale 5) amplifies the error of the
+// difference v_cond - v_uncond, so dense attention gets 5e-2. SVG2 may assign a near-tie token to
+// another cluster when Q/K are bf16, which moves whole blocks in or out of the attention mask: its
+// bound is 1.5e-1. A layout or indexing bug gives errors of order 1. The measured values are
+// printed, to tighten the bounds from.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,8 @@
 #include "runtime/wan_model.h"
 #include "tests/vs_test.h"
 
-#define TOL_DENSE 2e-2
-#define TOL_SVG2 1e-1
+#define TOL_DENSE 5e-2
+#define TOL_SVG2 1.5e-1
 
 enum { WEIGHTS_SEED = 7, CONTEXT_TOKENS = 16 };
 
