@@ -1,10 +1,11 @@
 // `vidsparse bench step`: the time of one denoising step of Wan 2.1 on one GPU, dense and SVG2.
 //
 // One step = what the sampler asks of the model at one timestep with classifier-free guidance:
-// for each branch (prompt, negative prompt) the cond (time embedding, text embedding, each
-// block's cross-attention K/V) and one forward over the whole latent, then unpatchify. The CFG
-// combination and the scheduler update (a few pointwise passes over a 6 MB latent) are left out,
-// as they are in tools/bench_diffusers_step.py.
+// the timestep's cond (time embedding, modulations), then for each branch (prompt, negative
+// prompt) one forward over the whole latent and unpatchify. Each prompt's text part (text
+// embedding, every block's cross-attention K/V) is built once before timing, as a run builds it
+// once (runtime/wan_model.h). The CFG combination and the scheduler update (a few pointwise
+// passes over a 6 MB latent) are left out, as they are in tools/bench_diffusers_step.py.
 //
 // Figures (all GPU time from CUDA events on the ops stream):
 //   step ms    : median over --reps timed steps after --warmup untimed ones, no instrumentation;
@@ -146,7 +147,7 @@ static int parse_args(int argc, char **argv, step_args *a) {
 typedef struct {
     wan_model *m;
     vs_tensor *latent;     // [in_dim, T, H, W] f32 on the GPU
-    vs_tensor context[2];  // [text_len, text_dim] f32 on the CPU: prompt, negative prompt
+    wan_text text[2];      // prompt, negative prompt: built once, outside the timed steps
     vs_tensor rows[2], vel[2];
     vs_attention_single *single;
     vs_attention_hook hook;
@@ -156,14 +157,15 @@ typedef struct {
 static void one_step(void *arg) {
     step_ctx *s = arg;
     int64_t L = s->rows[0].shape[0];
+    wan_cond c;
+    VS_TRY(wan_cond_init(&c, s->m, s->timestep), "cond");
     for (int b = 0; b < 2; b++) {
-        wan_cond c;
-        VS_TRY(wan_cond_init(&c, s->m, s->timestep, &s->context[b]), "cond");
         s->single->branch = b ? VS_BRANCH_UNCOND : VS_BRANCH_COND;
-        VS_TRY(wan_forward(s->m, &c, s->latent, 0, L, &s->hook, &s->rows[b], NULL), "forward");
+        VS_TRY(wan_forward(s->m, &c, &s->text[b], s->latent, 0, L, &s->hook, &s->rows[b], NULL),
+               "forward");
         wan_unpatchify(&s->rows[b], &s->vel[b]);
-        wan_cond_free(&c);
     }
+    wan_cond_free(&c);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -282,9 +284,11 @@ static int run(const step_args *a) {
     int64_t row_shape[2] = {L, (int64_t)cfg.out_dim * 4};
     int64_t vel_shape[4] = {cfg.out_dim, T, H, W};
     for (int b = 0; b < 2; b++) {
-        s.context[b] = vs_tensor_new(VS_F32, VS_DEV_CPU, 2, ctx_shape);
-        for (int64_t i = 0; i < vs_tensor_numel(&s.context[b]); i++)
-            ((float *)s.context[b].data)[i] = 0.2f * vs_normal_at(a->seed + 201 + (uint64_t)b, (uint64_t)i);
+        vs_tensor context = vs_tensor_new(VS_F32, VS_DEV_CPU, 2, ctx_shape);
+        for (int64_t i = 0; i < vs_tensor_numel(&context); i++)
+            ((float *)context.data)[i] = 0.2f * vs_normal_at(a->seed + 201 + (uint64_t)b, (uint64_t)i);
+        VS_TRY(wan_text_init(&s.text[b], &m, &context), "text");
+        vs_tensor_free(&context);
         s.rows[b] = vs_tensor_new(VS_F32, VS_DEV_CUDA, 2, row_shape);
         s.vel[b] = vs_tensor_new(VS_F32, VS_DEV_CUDA, 4, vel_shape);
     }
@@ -317,7 +321,7 @@ static int run(const step_args *a) {
            vs_cuda_memory_used() / 1e9);
 
     for (int b = 0; b < 2; b++) {
-        vs_tensor_free(&s.context[b]);
+        wan_text_free(&s.text[b]);
         vs_tensor_free(&s.rows[b]);
         vs_tensor_free(&s.vel[b]);
     }

@@ -26,6 +26,7 @@ void vs_dist_denoiser_init(vs_dist_denoiser *d, const wan_model *model, const vs
     d->model = model;
     d->context[VS_BRANCH_COND] = cond;
     d->context[VS_BRANCH_UNCOND] = uncond;
+    wan_cond_cache_init(&d->conds, model);
     d->groups = groups;
     d->master = master;
     VS_ASSERT(groups->ulysses->memory == model->device,
@@ -54,6 +55,7 @@ void vs_dist_denoiser_init(vs_dist_denoiser *d, const wan_model *model, const vs
 
 void vs_dist_denoiser_free(vs_dist_denoiser *d) {
     vs_attention_policy_free(&d->heads);
+    wan_cond_cache_free(&d->conds);
     vs_ulysses_free(d->ulysses);
     vs_tensor_free(&d->rows_local);
     vs_tensor_free(&d->rows_full);
@@ -67,13 +69,13 @@ void vs_dist_denoiser_free(vs_dist_denoiser *d) {
 static int forward_gathered(vs_dist_denoiser *d, int branch, int64_t t, const vs_tensor *x, vs_tensor *v) {
     const vs_tensor *context = d->context[branch];
     if (!context) return VS_FAIL("no context for CFG branch %d", branch);
-    wan_cond cond;
-    if (wan_cond_init(&cond, d->model, t, context) != 0) return -1;
+    const wan_cond *cond;
+    const wan_text *text;
+    if (wan_cond_cache_get(&d->conds, branch, context, t, &cond, &text) != 0) return -1;
     d->branch = branch;
     vs_attention_hook hook = vs_ulysses_attention_hook(&d->hook_ctx);
     vs_range tok = vs_ulysses_my_tokens(d->ulysses);
-    int rc = wan_forward(d->model, &cond, x, tok.start, tok.count, &hook, &d->rows_local, NULL);
-    wan_cond_free(&cond);
+    int rc = wan_forward(d->model, cond, text, x, tok.start, tok.count, &hook, &d->rows_local, NULL);
     if (rc != 0) return rc;
     vs_ulysses_gather_tokens(d->ulysses, d->rows_local.data, (size_t)d->rows_local.shape[1] * sizeof(float),
                              d->rows_full.data);

@@ -26,11 +26,13 @@
 #include "parallel/vs_groups.h"
 #include "parallel/vs_ulysses.h"
 #include "runtime/vs_pipeline.h"
+#include "runtime/wan_cond_cache.h"
 #include "runtime/wan_model.h"
 
 typedef struct {
     const wan_model *model;
     const vs_tensor *context[VS_BRANCHES];  // [L, text_dim] f32 CPU; uncond may be NULL
+    wan_cond_cache conds;                   // text per branch (built once), cond per timestep
     vs_groups *groups;
     vs_ulysses *ulysses;
     vs_ulysses_hook_ctx hook_ctx;

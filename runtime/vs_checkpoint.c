@@ -5,6 +5,7 @@
 // index names exists and is valid, every tensor the index maps is in its shard, and no tensor
 // name appears in two shards (vs_checkpoint_find then needs no weight_map at all).
 #include "runtime/vs_safetensors.h"
+#include "runtime/vs_json.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -63,26 +64,6 @@ static int is_local_path(const char *p) {
     return 1;
 }
 
-static char *read_small_file(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        VS_FAIL("%s: cannot open: %s (check the path)", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = vs_malloc(INDEX_MAX_BYTES + 1);
-    size_t n = fread(buf, 1, INDEX_MAX_BYTES + 1, fp);
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad || n > INDEX_MAX_BYTES) {
-        free(buf);
-        VS_FAIL("%s: %s", path, bad ? "read error" : "larger than 64 MB; not an index file?");
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 // Opens shard `path` into c->files[c->n_files], wrapping its error with the index's name.
 static int open_shard(vs_checkpoint *c, const char *path, const char *index) {
     if (vs_st_open(&c->files[c->n_files], path) != 0) {
@@ -95,15 +76,11 @@ static int open_shard(vs_checkpoint *c, const char *path, const char *index) {
 }
 
 static int open_index(vs_checkpoint *c, const char *index) {
-    size_t len;
-    char *text = read_small_file(index, &len);
-    if (!text) return -1;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
+    cJSON *root = vs_json_load_object(index, INDEX_MAX_BYTES, "safetensors index");
+    if (!root) return -1;
     int rc = 0;
-    const cJSON *map = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
-    if (!root) rc = VS_FAIL("%s: not valid JSON", index);
-    else if (!cJSON_IsObject(map))
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    if (!cJSON_IsObject(map))
         rc = VS_FAIL("%s: no \"weight_map\" object; not a safetensors index?", index);
     else if (!map->child) rc = VS_FAIL("%s: \"weight_map\" is empty", index);
 

@@ -5,6 +5,7 @@
 // is an error: a typo such as "topp" must not silently fall back to the default.
 // Keys starting with '_' are comments in presets.
 #include "runtime/vs_config.h"
+#include "runtime/vs_json.h"
 #include "runtime/vs_check.h"
 
 #include <cjson/cJSON.h>
@@ -19,48 +20,6 @@
 
 #define CONFIG_MAX_BYTES (16u << 20)
 
-static const char *type_name(const cJSON *item) {
-    if (cJSON_IsNumber(item)) return "a number";
-    if (cJSON_IsString(item)) return "a string";
-    if (cJSON_IsArray(item)) return "an array";
-    if (cJSON_IsObject(item)) return "an object";
-    if (cJSON_IsBool(item)) return "a boolean";
-    if (cJSON_IsNull(item)) return "null";
-    return "invalid JSON";
-}
-
-// Parses `path` into a JSON object; a syntax error names its line.
-static cJSON *load_json_object(const char *path) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        VS_FAIL("%s: cannot open: %s (check the path)", path, strerror(errno));
-        return NULL;
-    }
-    char *text = vs_malloc(CONFIG_MAX_BYTES + 1);
-    size_t n = fread(text, 1, CONFIG_MAX_BYTES + 1, fp);
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad || n > CONFIG_MAX_BYTES) {
-        free(text);
-        VS_FAIL("%s: %s", path, bad ? "read error" : "larger than 16 MB; not a config file?");
-        return NULL;
-    }
-    text[n] = 0;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, n, &end, 0);
-    if (!root) {
-        int line = 1;
-        for (const char *p = text; end && p < end && p < text + n; p++) line += *p == '\n';
-        VS_FAIL("%s: not valid JSON (error at line %d)", path, line);
-    } else if (!cJSON_IsObject(root)) {
-        VS_FAIL("%s: is %s, expected a JSON object", path, type_name(root));
-        cJSON_Delete(root);
-        root = NULL;
-    }
-    free(text);
-    return root;
-}
-
 // Field readers: 1 when the field is present and valid, 0 when absent (or JSON null), -1 on a
 // wrong type or value.
 static int get_int(const char *path, const cJSON *obj, const char *key, int *out) {
@@ -69,7 +28,7 @@ static int get_int(const char *path, const cJSON *obj, const char *key, int *out
     double v = it->valuedouble;
     if (!cJSON_IsNumber(it) || v != floor(v) || v < INT_MIN || v > INT_MAX)
         return VS_FAIL("%s: field '%s' must be an integer, got %s", path, key,
-                       cJSON_IsNumber(it) ? "a fraction or a huge number" : type_name(it));
+                       cJSON_IsNumber(it) ? "a fraction or a huge number" : vs_json_type_name(it));
     *out = (int)v;
     return 1;
 }
@@ -79,7 +38,7 @@ static int get_float(const char *path, const cJSON *obj, const char *key, float 
     if (!it || cJSON_IsNull(it)) return 0;
     if (!cJSON_IsNumber(it) || !(fabs(it->valuedouble) <= FLT_MAX))
         return VS_FAIL("%s: field '%s' must be a finite number, got %s", path, key,
-                       cJSON_IsNumber(it) ? "one out of float range" : type_name(it));
+                       cJSON_IsNumber(it) ? "one out of float range" : vs_json_type_name(it));
     *out = (float)it->valuedouble;
     return 1;
 }
@@ -88,7 +47,7 @@ static int get_bool(const char *path, const cJSON *obj, const char *key, int *ou
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!it || cJSON_IsNull(it)) return 0;
     if (!cJSON_IsBool(it))
-        return VS_FAIL("%s: field '%s' must be true or false, got %s", path, key, type_name(it));
+        return VS_FAIL("%s: field '%s' must be true or false, got %s", path, key, vs_json_type_name(it));
     *out = cJSON_IsTrue(it);
     return 1;
 }
@@ -97,7 +56,7 @@ static int get_string(const char *path, const cJSON *obj, const char *key, const
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!it || cJSON_IsNull(it)) return 0;
     if (!cJSON_IsString(it))
-        return VS_FAIL("%s: field '%s' must be a string, got %s", path, key, type_name(it));
+        return VS_FAIL("%s: field '%s' must be a string, got %s", path, key, vs_json_type_name(it));
     *out = it->valuestring;
     return 1;
 }
@@ -194,7 +153,7 @@ static int get_qk_norm(const char *path, const cJSON *root, int *out) {
     else if (cJSON_IsString(it))
         return VS_FAIL("%s: field 'qk_norm' is \"%.40s\"; Wan 2.1 uses \"rms_norm_across_heads\" "
                        "(or true / false)", path, it->valuestring);
-    else return VS_FAIL("%s: field 'qk_norm' must be a boolean or a string, got %s", path, type_name(it));
+    else return VS_FAIL("%s: field 'qk_norm' must be a boolean or a string, got %s", path, vs_json_type_name(it));
     return 1;
 }
 
@@ -286,7 +245,7 @@ static int read_wan(vs_wan_config *c, const char *path, const cJSON *root) {
 
 int vs_wan_config_load(vs_wan_config *c, const char *path) {
     vs_wan_config_defaults(c);
-    cJSON *root = load_json_object(path);
+    cJSON *root = vs_json_load_object(path, CONFIG_MAX_BYTES, "config");
     if (!root) return -1;
     int rc = read_wan(c, path, root);
     cJSON_Delete(root);
@@ -314,7 +273,7 @@ int vs_svg2_preset_load(vs_svg2_preset *p, const char *path) {
     p->params = vs_svg2_default_params();
     p->dense_step_fraction = 0.2f;
     p->dense_layers = 1;
-    cJSON *root = load_json_object(path);
+    cJSON *root = vs_json_load_object(path, CONFIG_MAX_BYTES, "config");
     if (!root) return -1;
     int rc = 0;
     for (const cJSON *it = root->child; it && rc == 0; it = it->next) {

@@ -8,6 +8,7 @@
 // Holes between tensors are accepted (the reference reader rejects them; we only need safety).
 // Tensor data is little-endian; like the rest of the runtime this assumes a little-endian host.
 #include "runtime/vs_safetensors.h"
+#include "runtime/vs_json.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -75,17 +76,6 @@ static int json_u53(const cJSON *item, uint64_t *out) {
     return 0;
 }
 
-static const char *json_type_name(const cJSON *item) {
-    if (!item) return "nothing";
-    if (cJSON_IsNumber(item)) return "a number";
-    if (cJSON_IsString(item)) return "a string";
-    if (cJSON_IsArray(item)) return "an array";
-    if (cJSON_IsObject(item)) return "an object";
-    if (cJSON_IsBool(item)) return "a boolean";
-    if (cJSON_IsNull(item)) return "null";
-    return "invalid JSON";
-}
-
 static void free_entries(vs_st_file *f) {
     for (int i = 0; i < f->n_entries; i++) free(f->entries[i].name);
     free(f->entries);
@@ -106,11 +96,11 @@ void vs_st_close(vs_st_file *f) {
 static int read_metadata(vs_st_file *f, const cJSON *meta) {
     if (!cJSON_IsObject(meta))
         return VS_FAIL("%s: __metadata__ is %s, expected an object of strings", f->path,
-                       json_type_name(meta));
+                       vs_json_type_name(meta));
     for (const cJSON *kv = meta->child; kv; kv = kv->next)
         if (!cJSON_IsString(kv))
             return VS_FAIL("%s: __metadata__ key '%.200s' is %s, expected a string", f->path,
-                           kv->string, json_type_name(kv));
+                           kv->string, vs_json_type_name(kv));
     f->metadata_json = cJSON_PrintUnformatted(meta);
     if (!f->metadata_json) return VS_FAIL("%s: out of memory printing __metadata__", f->path);
     return 0;
@@ -121,12 +111,12 @@ static int read_entry(const vs_st_file *f, const cJSON *item, uint64_t data_size
     const char *name = item->string;
     if (!cJSON_IsObject(item))
         return VS_FAIL("%s: tensor '%.200s': entry is %s, expected an object with dtype, shape, "
-                       "data_offsets", f->path, name, json_type_name(item));
+                       "data_offsets", f->path, name, vs_json_type_name(item));
 
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(item, "dtype");
     if (!cJSON_IsString(dt))
         return VS_FAIL("%s: tensor '%.200s': 'dtype' is %s, expected a string such as \"BF16\"",
-                       f->path, name, dt ? json_type_name(dt) : "missing");
+                       f->path, name, dt ? vs_json_type_name(dt) : "missing");
     if (dtype_from_name(dt->valuestring, &e->dtype) != 0) {
         if (is_other_known_dtype(dt->valuestring))
             return VS_FAIL("%s: tensor '%.200s': dtype %s is valid safetensors but not supported "
@@ -139,7 +129,7 @@ static int read_entry(const vs_st_file *f, const cJSON *item, uint64_t data_size
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
     if (!cJSON_IsArray(shape))
         return VS_FAIL("%s: tensor '%.200s': 'shape' is %s, expected an array of integers", f->path,
-                       name, shape ? json_type_name(shape) : "missing");
+                       name, shape ? vs_json_type_name(shape) : "missing");
     int ndim = cJSON_GetArraySize(shape);
     if (ndim > VS_MAX_DIMS)
         return VS_FAIL("%s: tensor '%.200s': shape has %d dimensions, at most %d are supported",
@@ -169,7 +159,7 @@ static int read_entry(const vs_st_file *f, const cJSON *item, uint64_t data_size
     if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2)
         return VS_FAIL("%s: tensor '%.200s': 'data_offsets' is %s, expected [begin, end]", f->path,
                        name, off ? (cJSON_IsArray(off) ? "an array of the wrong length"
-                                                       : json_type_name(off))
+                                                       : vs_json_type_name(off))
                                  : "missing");
     if (json_u53(off->child, &e->begin) != 0 || json_u53(off->child->next, &e->end) != 0)
         return VS_FAIL("%s: tensor '%.200s': data_offsets must be non-negative integers below 2^53",

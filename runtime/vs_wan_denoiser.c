@@ -11,10 +11,12 @@ void vs_wan_denoiser_init(vs_wan_denoiser *d, const wan_model *model, const vs_t
     d->context[VS_BRANCH_COND] = cond;
     d->context[VS_BRANCH_UNCOND] = uncond;
     vs_attention_single_init(&d->attention, policy);
+    wan_cond_cache_init(&d->conds, model);
 }
 
 void vs_wan_denoiser_free(vs_wan_denoiser *d) {
     vs_attention_single_free(&d->attention);
+    wan_cond_cache_free(&d->conds);
     if (d->rows.data) vs_tensor_free(&d->rows);
     memset(d, 0, sizeof *d);
 }
@@ -31,13 +33,13 @@ static int wan_velocity(void *ctx, int branch, int64_t t, const vs_tensor *x, vs
         if (d->rows.data) vs_tensor_free(&d->rows);
         d->rows = vs_tensor_new(VS_F32, d->model->device, 2, row_shape);
     }
-    wan_cond cond;
-    if (wan_cond_init(&cond, d->model, t, context) != 0) return -1;
+    const wan_cond *cond;
+    const wan_text *text;
+    if (wan_cond_cache_get(&d->conds, branch, context, t, &cond, &text) != 0) return -1;
     d->attention.branch = branch;
     vs_attention_hook hook = vs_attention_single_hook(&d->attention);
-    int rc = wan_forward(d->model, &cond, x, 0, tokens, &hook, &d->rows, NULL);
+    int rc = wan_forward(d->model, cond, text, x, 0, tokens, &hook, &d->rows, NULL);
     if (rc == 0) wan_unpatchify(&d->rows, v);
-    wan_cond_free(&cond);
     return rc;
 }
 

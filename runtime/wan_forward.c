@@ -1,10 +1,11 @@
 // The Wan 2.1 DiT forward pass (spec sections 2.1-2.9), written once over the op layer.
 //
-// Two stages: wan_cond_init does everything that depends only on (timestep, prompt) - the time
-// embedding e, the per-block modulation (modulation + e0), the head modulation (from e, not e0),
-// the text embedding of the zero-padded context and each block's cross-attention K/V - and
-// wan_forward runs the blocks over one token range. A CFG pair keeps two conds; a token shard
-// of a multi-rank job shares one cond across all its calls at that timestep.
+// Three stages, split by what each depends on so that a run computes nothing twice:
+// wan_text_init depends only on (model, prompt) - the text embedding of the zero-padded context
+// and each block's cross-attention K/V - and is built once per prompt for a whole run;
+// wan_cond_init depends only on (model, timestep) - the time embedding e, the per-block
+// modulation (modulation + e0), the head modulation (from e, not e0) - and is built once per
+// step for both CFG branches; wan_forward runs the blocks over one token range with both.
 //
 // Activation dtype: tensors that feed a GEMM or attention are f32 on the CPU and bf16 on CUDA;
 // the residual stream X, norms' outputs feeding the head, and all modulation vectors are f32.
@@ -50,9 +51,9 @@ static vs_tensor heads_view(const vs_tensor *t, const vs_wan_config *c) {
     return vs_reshape(t, 3, s);
 }
 
-int wan_cond_init(wan_cond *c, const wan_model *m, int64_t t, const vs_tensor *context) {
+int wan_text_init(wan_text *txt, const wan_model *m, const vs_tensor *context) {
     const vs_wan_config *cfg = &m->cfg;
-    memset(c, 0, sizeof *c);
+    memset(txt, 0, sizeof *txt);
     char sb[96];
     if (context->device != VS_DEV_CPU || context->dtype != VS_F32 || context->ndim != 2 ||
         context->shape[1] != cfg->text_dim || context->shape[0] <= 0 ||
@@ -63,10 +64,50 @@ int wan_cond_init(wan_cond *c, const wan_model *m, int64_t t, const vs_tensor *c
                        vs_dtype_name(context->dtype),
                        context->device == VS_DEV_CPU ? "cpu" : "cuda", cfg->text_dim,
                        cfg->text_len);
-    if (t < 0) return VS_FAIL("timestep %lld is negative", (long long)t);
     int64_t D = cfg->dim, L = cfg->num_layers, Lt = context->shape[0], TL = cfg->text_len;
     vs_device dev = m->device;
     vs_dtype adt = act_dtype(m);
+
+    // Text embedding of the context zero-padded to text_len rows (the padding rows are NOT
+    // zero after the MLP, and cross-attention attends to them: no mask, as the reference).
+    float *padded = vs_calloc((size_t)(TL * cfg->text_dim), sizeof(float));
+    memcpy(padded, context->data, (size_t)(Lt * cfg->text_dim) * sizeof(float));
+    vs_tensor ctx = upload(padded, TL, cfg->text_dim, adt, dev);
+    free(padded);
+    vs_tensor c1 = new2(adt, dev, TL, D), emb = new2(adt, dev, TL, D);
+    vs_linear(&c1, &ctx, &m->text1_w, &m->text1_b, VS_ACT_GELU_TANH);
+    vs_linear(&emb, &c1, &m->text2_w, &m->text2_b, VS_ACT_NONE);
+
+    // Each block's cross-attention keys (RMSNorm over the full width) and values.
+    int64_t kv_shape[3] = {L, TL, D};
+    txt->cross_k = vs_tensor_new(adt, dev, 3, kv_shape);
+    txt->cross_v = vs_tensor_new(adt, dev, 3, kv_shape);
+    for (int64_t i = 0; i < L; i++) {
+        const wan_attn_weights *ca = &m->blocks[i].cross_attn;
+        vs_tensor k = vs_rows(&txt->cross_k, i, 1), v = vs_rows(&txt->cross_v, i, 1);
+        vs_tensor k2 = vs_reshape(&k, 2, &kv_shape[1]), v2 = vs_reshape(&v, 2, &kv_shape[1]);
+        vs_linear(&k2, &emb, &ca->k_w, &ca->k_b, VS_ACT_NONE);
+        vs_rmsnorm(&k2, &k2, &ca->norm_k, cfg->eps);
+        vs_linear(&v2, &emb, &ca->v_w, &ca->v_b, VS_ACT_NONE);
+    }
+    vs_tensor_free(&ctx);
+    vs_tensor_free(&c1);
+    vs_tensor_free(&emb);
+    return 0;
+}
+
+void wan_text_free(wan_text *txt) {
+    vs_tensor_free(&txt->cross_k);
+    vs_tensor_free(&txt->cross_v);
+    memset(txt, 0, sizeof *txt);
+}
+
+int wan_cond_init(wan_cond *c, const wan_model *m, int64_t t) {
+    const vs_wan_config *cfg = &m->cfg;
+    memset(c, 0, sizeof *c);
+    if (t < 0) return VS_FAIL("timestep %lld is negative", (long long)t);
+    int64_t D = cfg->dim, L = cfg->num_layers;
+    vs_device dev = m->device;
     c->timestep = t;
 
     // Time embedding: e = W2 SiLU(W1 s(t)); e0 = W3 SiLU(e) read as [6, D]. All f32.
@@ -94,32 +135,6 @@ int wan_cond_init(wan_cond *c, const wan_model *m, int64_t t, const vs_tensor *c
     vs_tensor_free(&sinus);
     vs_tensor_free(&e1);
     vs_tensor_free(&e0);
-
-    // Text embedding of the context zero-padded to text_len rows (the padding rows are NOT
-    // zero after the MLP, and cross-attention attends to them: no mask, as the reference).
-    float *padded = vs_calloc((size_t)(TL * cfg->text_dim), sizeof(float));
-    memcpy(padded, context->data, (size_t)(Lt * cfg->text_dim) * sizeof(float));
-    vs_tensor ctx = upload(padded, TL, cfg->text_dim, adt, dev);
-    free(padded);
-    vs_tensor c1 = new2(adt, dev, TL, D), emb = new2(adt, dev, TL, D);
-    vs_linear(&c1, &ctx, &m->text1_w, &m->text1_b, VS_ACT_GELU_TANH);
-    vs_linear(&emb, &c1, &m->text2_w, &m->text2_b, VS_ACT_NONE);
-
-    // Each block's cross-attention keys (RMSNorm over the full width) and values.
-    int64_t kv_shape[3] = {L, TL, D};
-    c->cross_k = vs_tensor_new(adt, dev, 3, kv_shape);
-    c->cross_v = vs_tensor_new(adt, dev, 3, kv_shape);
-    for (int64_t i = 0; i < L; i++) {
-        const wan_attn_weights *ca = &m->blocks[i].cross_attn;
-        vs_tensor k = vs_rows(&c->cross_k, i, 1), v = vs_rows(&c->cross_v, i, 1);
-        vs_tensor k2 = vs_reshape(&k, 2, &kv_shape[1]), v2 = vs_reshape(&v, 2, &kv_shape[1]);
-        vs_linear(&k2, &emb, &ca->k_w, &ca->k_b, VS_ACT_NONE);
-        vs_rmsnorm(&k2, &k2, &ca->norm_k, cfg->eps);
-        vs_linear(&v2, &emb, &ca->v_w, &ca->v_b, VS_ACT_NONE);
-    }
-    vs_tensor_free(&ctx);
-    vs_tensor_free(&c1);
-    vs_tensor_free(&emb);
     return 0;
 }
 
@@ -127,13 +142,12 @@ void wan_cond_free(wan_cond *c) {
     vs_tensor_free(&c->e);
     vs_tensor_free(&c->mod);
     vs_tensor_free(&c->head_mod);
-    vs_tensor_free(&c->cross_k);
-    vs_tensor_free(&c->cross_v);
     memset(c, 0, sizeof *c);
 }
 
-int wan_forward(const wan_model *m, const wan_cond *c, const vs_tensor *x, int64_t tok0,
-                int64_t n, const vs_attention_hook *hook, vs_tensor *out, const wan_probe *probe) {
+int wan_forward(const wan_model *m, const wan_cond *c, const wan_text *txt, const vs_tensor *x,
+                int64_t tok0, int64_t n, const vs_attention_hook *hook, vs_tensor *out,
+                const wan_probe *probe) {
     const vs_wan_config *cfg = &m->cfg;
     char sb[96], so[96];
     if (x->ndim != 4 || x->shape[0] != cfg->in_dim || x->shape[2] % 2 || x->shape[3] % 2 ||
@@ -158,6 +172,10 @@ int wan_forward(const wan_model *m, const wan_cond *c, const vs_tensor *x, int64
                        vs_dtype_name(out->dtype), (long long)n, cfg->out_dim * 4);
     if (c->mod.ndim != 3 || c->mod.shape[0] != cfg->num_layers || c->mod.device != m->device)
         return VS_FAIL("the cond was not made by wan_cond_init for this model");
+    if (txt->cross_k.ndim != 3 || txt->cross_k.shape[0] != cfg->num_layers ||
+        txt->cross_k.shape[1] != cfg->text_len || txt->cross_k.shape[2] != cfg->dim ||
+        txt->cross_k.device != m->device)
+        return VS_FAIL("the text was not made by wan_text_init for this model");
 
     int64_t D = cfg->dim, F = cfg->ffn_dim, TL = cfg->text_len;
     vs_device dev = m->device;
@@ -204,7 +222,7 @@ int wan_forward(const wan_model *m, const wan_cond *c, const vs_tensor *x, int64
         vs_layernorm_mod(&h, &X, &b->norm3_w, &b->norm3_b, NULL, NULL, eps);
         vs_linear(&q, &h, &ca->q_w, &ca->q_b, VS_ACT_NONE);
         vs_rmsnorm(&q, &q, &ca->norm_q, eps);
-        vs_tensor ck = vs_rows(&c->cross_k, i, 1), cv = vs_rows(&c->cross_v, i, 1);
+        vs_tensor ck = vs_rows(&txt->cross_k, i, 1), cv = vs_rows(&txt->cross_v, i, 1);
         vs_tensor ck3 = vs_reshape(&ck, 3, kv_shape), cv3 = vs_reshape(&cv, 3, kv_shape);
         vs_attention_dense(&o, &q3, &ck3, &cv3, scale);
         vs_linear(&y, &o, &ca->o_w, &ca->o_b, VS_ACT_NONE);

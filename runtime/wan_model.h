@@ -8,9 +8,11 @@
 //
 // Usage:
 //   wan_model m;  wan_model_load(&m, &cfg, "ckpt_dir", VS_DEV_CPU)  (or wan_model_tiny(&m, 7))
-//   wan_cond c;   wan_cond_init(&c, &m, t, &context)      // per (timestep, prompt): reuse it
-//   wan_forward(&m, &c, &latent, 0, L, hook, &rows, NULL)  // rows [L, out_dim*4]
+//   wan_text txt; wan_text_init(&txt, &m, &context)       // once per (prompt, model): a whole run
+//   wan_cond c;   wan_cond_init(&c, &m, t)                // once per timestep, shared by both prompts
+//   wan_forward(&m, &c, &txt, &latent, 0, L, hook, &rows, NULL)  // rows [L, out_dim*4]
 //   wan_unpatchify(&rows, &velocity)                       // -> [out_dim, T, H, W]
+//   wan_cond_free(&c) after the step, wan_text_free(&txt) at the end of the run.
 // Implementation: wan_model.c (weights, random init), wan_load.c (checkpoints), wan_forward.c.
 #pragma once
 #include <stdint.h>
@@ -79,22 +81,38 @@ void wan_model_tiny(wan_model *m, uint64_t seed);
 int wan_model_load(wan_model *m, const vs_wan_config *cfg, const char *path, vs_device device);
 void wan_model_free(wan_model *m);
 
-// What depends only on (timestep, prompt): computed once, shared by every token shard and every
-// denoising call at that timestep with that prompt. On the model's device: e, mod and head_mod
-// f32; cross_k and cross_v in the activation dtype (f32 on the CPU, bf16 on CUDA).
+// The conditioning is split by what it depends on, so nothing is computed twice in a run:
+//   wan_text: the prompt part (text MLP, each block's cross-attention K and V), a function of
+//             (model, context) only: build it once per prompt at the start of a run and pass it
+//             to every forward of that prompt, at every timestep and on every token shard;
+//   wan_cond: the timestep part (time MLP, modulations), a function of (model, t) only: build it
+//             once per timestep and pass it to the forwards of both CFG branches.
+// Both live on the model's device, are read-only to wan_forward (so any number of forwards may
+// share them), and must outlive the forwards that use them.
+
+// The prompt part. cross_k and cross_v are in the activation dtype (f32 on the CPU, bf16 on
+// CUDA): [layers, text_len, D] each, e.g. 2 x 40 x 512 x 5120 x 2 bytes = 210 MB for the 14B.
+typedef struct {
+    vs_tensor cross_k;   // [layers, text_len, D]  RMSNorm_k(C Wk + bk) per block
+    vs_tensor cross_v;   // [layers, text_len, D]  C Wv + bv per block
+} wan_text;
+
+// context: [Lt, text_dim] f32 on the CPU with 0 < Lt <= text_len, zero-padded to text_len rows
+// here (cross-attention then attends to all text_len keys, padding included, as the reference
+// does); it may be freed once this returns. -1 + message on a bad shape.
+int wan_text_init(wan_text *txt, const wan_model *m, const vs_tensor *context);
+void wan_text_free(wan_text *txt);
+
+// The timestep part, all f32 on the model's device.
 typedef struct {
     int64_t timestep;
     vs_tensor e;         // [D]             time embedding (head modulation source)
     vs_tensor mod;       // [layers, 6, D]  blocks[i].modulation + e0
     vs_tensor head_mod;  // [2, D]          head.modulation + e
-    vs_tensor cross_k;   // [layers, text_len, D]  RMSNorm_k(C Wk + bk) per block
-    vs_tensor cross_v;   // [layers, text_len, D]  C Wv + bv per block
 } wan_cond;
 
-// t: integer scheduler timestep (e.g. 999), not sigma. context: [Lt, text_dim] f32 on the CPU
-// with 0 < Lt <= text_len, zero-padded to text_len rows here (cross-attention then attends to all
-// text_len keys, padding included, as the reference does). -1 + message on a bad shape.
-int wan_cond_init(wan_cond *c, const wan_model *m, int64_t t, const vs_tensor *context);
+// t: integer scheduler timestep (e.g. 999), not sigma. -1 + message if t < 0.
+int wan_cond_init(wan_cond *c, const wan_model *m, int64_t t);
 void wan_cond_free(wan_cond *c);
 
 // Called after each block with the residual stream of the forward's tokens, X [n, D] f32 on
@@ -105,13 +123,15 @@ typedef struct {
 } wan_probe;
 
 // The velocity rows of tokens [tok0, tok0 + n) of the grid (T, H/2, W/2):
+//   c    : the timestep's cond, txt : the prompt's text part, both made for this model;
 //   x    : the full latent [in_dim, T, H, W] f32 on the model's device (H, W even);
 //   hook : self-attention; NULL runs dense attention in the model, which needs the whole
 //          sequence (tok0 == 0, n == L);
 //   out  : [n, out_dim*4] f32 on the model's device, features in (dh, dw, c) order.
 // Returns 0, or -1 + message on bad shapes or range (checked before any compute).
-int wan_forward(const wan_model *m, const wan_cond *c, const vs_tensor *x, int64_t tok0,
-                int64_t n, const vs_attention_hook *hook, vs_tensor *out, const wan_probe *probe);
+int wan_forward(const wan_model *m, const wan_cond *c, const wan_text *txt, const vs_tensor *x,
+                int64_t tok0, int64_t n, const vs_attention_hook *hook, vs_tensor *out,
+                const wan_probe *probe);
 
 // rows [T*(H/2)*(W/2), out_dim*4] (the whole grid) -> out [out_dim, T, H, W], both on one device.
 void wan_unpatchify(const vs_tensor *rows, vs_tensor *out);

@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "runtime/vs_check.h"
 #include "runtime/vs_rng.h"
 #include "runtime/vs_safetensors.h"
 #include "runtime/wan_vae.h"
+#include "runtime/vs_json.h"
 
 static const float wan21_mean[16] = {-0.7571f, -0.7089f, -0.9113f, 0.1075f, -0.1745f, 0.9653f, -0.1517f, 1.5508f,
                                      0.4134f,  -0.0715f, 0.5517f,  -0.3632f, -0.1922f, -0.9497f, 0.2503f, -0.2921f};
@@ -305,21 +307,9 @@ static int json_int(const cJSON *root, const char *key, int *out, const char *pa
 // Cross-checks a diffusers config.json with the layout read from the shapes, and takes
 // latents_mean / latents_std from it.
 static int apply_config_json(const char *json_path, vs_wan_vae_config *c, int *have_stats) {
-    FILE *fp = fopen(json_path, "rb");
-    if (!fp) return 0;  // optional
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *text = vs_malloc((size_t)len + 1);
-    size_t got = fread(text, 1, (size_t)len, fp);
-    fclose(fp);
-    text[got] = 0;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!root || !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return VS_FAIL("%s: not a JSON object", json_path);
-    }
+    if (access(json_path, F_OK) != 0) return 0;  // optional
+    cJSON *root = vs_json_load_object(json_path, 1u << 20, "VAE config");
+    if (!root) return -1;
     int rc = 0, v = 0;
     const struct { const char *key; int have; } ints[] = {{"base_dim", c->base_dim}, {"z_dim", c->z_dim},
                                                           {"num_res_blocks", c->num_res_blocks}};

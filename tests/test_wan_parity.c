@@ -101,13 +101,15 @@ static void check_fixture(const char *weights, const char *ref_name) {
     vs_tensor rows = vs_tensor_new(VS_F32, VS_DEV_CPU, 2, row_shape);
     int64_t vel_shape[4] = {cfg.out_dim, latent.shape[1], latent.shape[2], latent.shape[3]};
     vs_tensor vel = vs_tensor_new(VS_F32, VS_DEV_CPU, 4, vel_shape);
+    wan_text text;  // one prompt: built once, used at every timestep
+    VS_TRY(wan_text_init(&text, &m, &context), "text");
     for (int64_t i = 0; i < n_ts; i++) {
         int t = (int)ts[i];
         wan_cond c;
-        VS_TRY(wan_cond_init(&c, &m, t, &context), "cond");
+        VS_TRY(wan_cond_init(&c, &m, t), "cond");
         block_check bc = {&ref, t, 0, 0.0};
         wan_probe probe = {&bc, after_block};
-        VS_TRY(wan_forward(&m, &c, &latent, 0, L, NULL, &rows, &probe), "forward");
+        VS_TRY(wan_forward(&m, &c, &text, &latent, 0, L, NULL, &rows, &probe), "forward");
         wan_unpatchify(&rows, &vel);
         char name[64];
         snprintf(name, sizeof name, "t%d.out", t);
@@ -122,6 +124,7 @@ static void check_fixture(const char *weights, const char *ref_name) {
         free(want);
         wan_cond_free(&c);
     }
+    wan_text_free(&text);
     vs_tensor_free(&rows);
     vs_tensor_free(&vel);
     free(ts);

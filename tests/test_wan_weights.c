@@ -1,7 +1,8 @@
 // Wan DiT weights and indexing: loader errors name the tensor and the file; the official,
 // diffusers and prefixed namings load to identical weights; the tiny model is deterministic;
 // a forward over token shards (with an attention hook that sees the full sequence) equals the
-// full forward bit for bit, and RoPE/patch/unpatchify use global indices as specified.
+// full forward bit for bit, and RoPE/patch/unpatchify use global indices as specified; text
+// parts built once per prompt and conds shared by both prompts give the bits of fresh ones.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "runtime/vs_ops.h"
 #include "runtime/vs_rng.h"
 #include "runtime/vs_safetensors.h"
+#include "runtime/wan_cond_cache.h"
 #include "runtime/wan_params.h"
 #include "tests/vs_test.h"
 
@@ -172,10 +174,13 @@ static vs_tensor run_full(wan_model *m, const vs_tensor *latent, const vs_tensor
     int64_t L = latent->shape[1] * (latent->shape[2] / 2) * (latent->shape[3] / 2);
     int64_t rs[2] = {L, (int64_t)m->cfg.out_dim * 4};
     vs_tensor rows = vs_tensor_new(VS_F32, VS_DEV_CPU, 2, rs);
+    wan_text txt;
     wan_cond c;
-    VS_TRY(wan_cond_init(&c, m, t, context), "cond");
-    VS_TRY(wan_forward(m, &c, latent, 0, L, hook, &rows, NULL), "forward");
+    VS_TRY(wan_text_init(&txt, m, context), "text");
+    VS_TRY(wan_cond_init(&c, m, t), "cond");
+    VS_TRY(wan_forward(m, &c, &txt, latent, 0, L, hook, &rows, NULL), "forward");
     wan_cond_free(&c);
+    wan_text_free(&txt);
     return rows;
 }
 
@@ -249,15 +254,17 @@ static void test_token_shards_match_full(void) {
     vs_tensor full = run_full(&m, &latent, &context, 700, &hook);
     CHECK(memcmp(dense.data, full.data, vs_tensor_bytes(&full)) == 0);
 
+    wan_text txt;
     wan_cond c;
-    VS_TRY(wan_cond_init(&c, &m, 700, &context), "cond");
+    VS_TRY(wan_text_init(&txt, &m, &context), "text");
+    VS_TRY(wan_cond_init(&c, &m, 700), "cond");
     int64_t cuts[] = {0, 17, 30, 45};  // uneven shards, not aligned to frames or rows
     for (int s = 0; s < 3; s++) {
         int64_t n = cuts[s + 1] - cuts[s];
         int64_t rs[2] = {n, F};
         vs_tensor part = vs_tensor_new(VS_F32, VS_DEV_CPU, 2, rs);
         g.tok0 = cuts[s];
-        CHECK(wan_forward(&m, &c, &latent, cuts[s], n, &hook, &part, NULL) == 0);
+        CHECK(wan_forward(&m, &c, &txt, &latent, cuts[s], n, &hook, &part, NULL) == 0);
         vs_tensor want = vs_rows(&full, cuts[s], n);
         CHECK_MSG(memcmp(part.data, want.data, vs_tensor_bytes(&part)) == 0,
                   "shard [%lld, %lld) differs from the full forward", (long long)cuts[s],
@@ -269,9 +276,9 @@ static void test_token_shards_match_full(void) {
     // Bad ranges fail with a message, before any compute.
     int64_t rs[2] = {10, F};
     vs_tensor part = vs_tensor_new(VS_F32, VS_DEV_CPU, 2, rs);
-    CHECK(wan_forward(&m, &c, &latent, 40, 10, &hook, &part, NULL) == -1);
+    CHECK(wan_forward(&m, &c, &txt, &latent, 40, 10, &hook, &part, NULL) == -1);
     CHECK(strstr(vs_last_error(), "[40, 50)") != NULL);
-    CHECK(wan_forward(&m, &c, &latent, 0, 10, NULL, &part, NULL) == -1);
+    CHECK(wan_forward(&m, &c, &txt, &latent, 0, 10, NULL, &part, NULL) == -1);
     CHECK(strstr(vs_last_error(), "attention hook") != NULL);
     vs_tensor_free(&part);
 
@@ -281,10 +288,86 @@ static void test_token_shards_match_full(void) {
         vs_tensor_free(&g.v[i]);
     }
     wan_cond_free(&c);
+    wan_text_free(&txt);
     vs_tensor_free(&dense);
     vs_tensor_free(&full);
     vs_tensor_free(&latent);
     vs_tensor_free(&context);
+    wan_model_free(&m);
+}
+
+// A run's conditioning through wan_cond_cache: each prompt's text part is built on its first
+// call and reused at every later timestep, the cond is shared by both prompts at a timestep,
+// and every forward gives exactly the bits of one with a fresh text and cond.
+static void test_cond_cache_matches_fresh(void) {
+    vs_wan_config cfg = small_config();
+    wan_model m;
+    VS_TRY(wan_model_random(&m, &cfg, 11, VS_DEV_CPU), "random");
+    vs_tensor latent, context[VS_BRANCHES];
+    inputs(&m.cfg, 2, 4, 6, 9, &latent, &context[VS_BRANCH_COND]);
+    int64_t ns[2] = {5, m.cfg.text_dim};
+    context[VS_BRANCH_UNCOND] = vs_tensor_new(VS_F32, VS_DEV_CPU, 2, ns);
+    for (int64_t i = 0; i < vs_tensor_numel(&context[VS_BRANCH_UNCOND]); i++)
+        ((float *)context[VS_BRANCH_UNCOND].data)[i] = vs_normal_at(97, (uint64_t)i);
+    int64_t L = 2 * 2 * 3, rs[2] = {L, (int64_t)m.cfg.out_dim * 4};
+    vs_tensor rows = vs_tensor_new(VS_F32, VS_DEV_CPU, 2, rs);
+
+    wan_cond_cache cc;
+    wan_cond_cache_init(&cc, &m);
+    const wan_text *first[VS_BRANCHES] = {NULL, NULL};
+    const void *first_k[VS_BRANCHES] = {NULL, NULL};
+    const int ts[3] = {999, 500, 0};
+    for (int s = 0; s < 3; s++) {
+        const void *cond_mod = NULL;
+        for (int b = 0; b < VS_BRANCHES; b++) {
+            const wan_cond *c;
+            const wan_text *txt;
+            CHECK(wan_cond_cache_get(&cc, b, &context[b], ts[s], &c, &txt) == 0);
+            CHECK(c->timestep == ts[s]);
+            if (s == 0) first[b] = txt, first_k[b] = txt->cross_k.data;
+            CHECK_MSG(txt == first[b] && txt->cross_k.data == first_k[b],
+                      "branch %d: text rebuilt at step %d", b, s);
+            if (b == 0) cond_mod = c->mod.data;
+            CHECK_MSG(c->mod.data == cond_mod, "cond rebuilt for branch %d at t %d", b, ts[s]);
+            CHECK(wan_forward(&m, c, txt, &latent, 0, L, NULL, &rows, NULL) == 0);
+            vs_tensor fresh = run_full(&m, &latent, &context[b], ts[s], NULL);
+            CHECK_MSG(memcmp(rows.data, fresh.data, vs_tensor_bytes(&rows)) == 0,
+                      "branch %d t %d: cached conditioning differs from a fresh one", b, ts[s]);
+            vs_tensor_free(&fresh);
+        }
+    }
+    CHECK(first[VS_BRANCH_COND] != first[VS_BRANCH_UNCOND]);
+
+    // Bad inputs: one message each, nothing built.
+    const wan_cond *c;
+    const wan_text *txt;
+    CHECK(wan_cond_cache_get(&cc, 0, &context[0], -1, &c, &txt) == -1);
+    CHECK(strstr(vs_last_error(), "negative") != NULL);
+    wan_cond_cache_free(&cc);
+    wan_cond_cache_init(&cc, &m);
+    CHECK(wan_cond_cache_get(&cc, 0, &latent, 999, &c, &txt) == -1);
+    CHECK(strstr(vs_last_error(), "text context") != NULL);
+    CHECK(wan_cond_cache_get(&cc, 2, &context[0], 999, &c, &txt) == -1);
+    wan_cond_cache_free(&cc);
+
+    // A text made for another model is refused before any compute.
+    vs_wan_config other = cfg;
+    other.text_len = 16;
+    wan_model m2;
+    VS_TRY(wan_model_random(&m2, &other, 11, VS_DEV_CPU), "random");
+    wan_text t2;
+    wan_cond c1;
+    VS_TRY(wan_text_init(&t2, &m2, &context[VS_BRANCH_UNCOND]), "text");
+    VS_TRY(wan_cond_init(&c1, &m, 999), "cond");
+    CHECK(wan_forward(&m, &c1, &t2, &latent, 0, L, NULL, &rows, NULL) == -1);
+    CHECK(strstr(vs_last_error(), "wan_text_init") != NULL);
+    wan_cond_free(&c1);
+    wan_text_free(&t2);
+    wan_model_free(&m2);
+
+    vs_tensor_free(&rows);
+    vs_tensor_free(&latent);
+    for (int b = 0; b < VS_BRANCHES; b++) vs_tensor_free(&context[b]);
     wan_model_free(&m);
 }
 
@@ -356,6 +439,7 @@ int main(void) {
     RUN_TEST(test_missing_and_misshaped_tensors);
     RUN_TEST(test_tiny_is_deterministic);
     RUN_TEST(test_token_shards_match_full);
+    RUN_TEST(test_cond_cache_matches_fresh);
     RUN_TEST(test_rope_uses_global_positions);
     RUN_TEST(test_patch_and_unpatchify_layout);
     return vs_test_finish();

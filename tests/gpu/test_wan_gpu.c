@@ -467,10 +467,12 @@ static void check_fixture(const char *weights, const char *ref_name) {
     vs_attention_single_init(&single, &policy);
     vs_attention_hook hook = vs_attention_single_hook(&single);
 
+    wan_text text;  // one prompt: built once, used at every timestep
+    VS_TRY(wan_text_init(&text, &m, &context), "text");
     for (int64_t i = 0; i < n_ts; i++) {
         int t = (int)ts[i];
         wan_cond c;
-        VS_TRY(wan_cond_init(&c, &m, t, &context), "cond");
+        VS_TRY(wan_cond_init(&c, &m, t), "cond");
         char name[64];
         snprintf(name, sizeof name, "t%d.out", t);
         int64_t n;
@@ -482,7 +484,7 @@ static void check_fixture(const char *weights, const char *ref_name) {
         for (int via_hook = 0; via_hook < paths; via_hook++) {
             poison(&rows);
             poison(&vel);
-            VS_TRY(wan_forward(&m, &c, &dlat, 0, L, via_hook ? &hook : NULL, &rows, NULL),
+            VS_TRY(wan_forward(&m, &c, &text, &dlat, 0, L, via_hook ? &hook : NULL, &rows, NULL),
                    "forward");
             wan_unpatchify(&rows, &vel);
             float *got = download(&vel);
@@ -497,6 +499,7 @@ static void check_fixture(const char *weights, const char *ref_name) {
         free(want);
         wan_cond_free(&c);
     }
+    wan_text_free(&text);
     vs_attention_single_free(&single);
     vs_attention_policy_free(&policy);
     vs_tensor_free(&rows);
