@@ -11,11 +11,11 @@
 //   peak memory device memory in use after the decode minus before the weights were uploaded
 //               (cudaMemGetInfo; the pool never shrinks, so this is the peak), with its parts:
 //               weights, pool (activations + conv caches), im2col + attention score buffers
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "launch/args.h"
 #include "launch/bench.h"
 #include "runtime/vs_check.h"
 #include "runtime/vs_log.h"
@@ -43,15 +43,6 @@ static void usage(FILE *out) {
 static int bad(const char *msg, const char *val) {
     fprintf(stderr, "vidsparse bench decode: %s '%s' (vidsparse bench decode --help)\n", msg, val);
     return 2;
-}
-
-static int parse_int(const char *s, long lo, long hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
 }
 
 #ifdef VS_HAVE_CUDA
@@ -128,10 +119,10 @@ int vs_bench_decode(int argc, char **argv) {
             }
             if (!n_sizes) return bad("--size needs WxH, got", v);
         } else if (!strcmp(a, "--frames")) {
-            if (parse_int(v, 1, 1001, &frames) || (frames - 1) % 4)
+            if (vs_arg_int(v, 1, 1001, &frames) || (frames - 1) % 4)
                 return bad("--frames must be 1 + 4k (e.g. 81), got", v);
         } else if (!strcmp(a, "--repeat")) {
-            if (parse_int(v, 1, 100, &repeat)) return bad("--repeat must be 1..100, got", v);
+            if (vs_arg_int(v, 1, 100, &repeat)) return bad("--repeat must be 1..100, got", v);
         } else if (!strcmp(a, "--precision")) {
             if (!strcmp(v, "bf16")) precision = 0;
             else if (!strcmp(v, "tf32")) precision = 1;

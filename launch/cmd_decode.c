@@ -5,12 +5,11 @@
 // and its channel count is checked against the latents, then decoding streams frames into the
 // video writer (exit 1 on a failure there).
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "launch/args.h"
 #include "launch/commands.h"
 #include "launch/video_args.h"
 #include "runtime/vs_check.h"
@@ -42,15 +41,6 @@ static int bad_arg(const char *fmt, const char *a) {
     fprintf(stderr, fmt, a);
     fprintf(stderr, "\n(vidsparse decode --help lists every option)\n");
     return 2;
-}
-
-static int parse_int(const char *s, long lo, long hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
 }
 
 // 1 when the latents file's metadata says it came from the tiny model.
@@ -94,8 +84,8 @@ int cmd_decode(int argc, char **argv) {
         else if (!strcmp(arg, "--vae")) vae_path = val;
         else if (!strcmp(arg, "--device")) device_arg = val;
         else if (!strcmp(arg, "--fps")) {
-            if (parse_int(val, 1, 1000, &vo.fps)) return bad_arg("--fps '%s': must be an integer in 1..1000", val);
-        } else if (parse_int(val, 0, 51, &vo.crf))
+            if (vs_arg_int(val, 1, 1000, &vo.fps)) return bad_arg("--fps '%s': must be an integer in 1..1000", val);
+        } else if (vs_arg_int(val, 0, 51, &vo.crf))
             return bad_arg("--crf '%s': must be an integer in 0..51", val);
     }
     vs_device device = VS_DEV_CPU;
@@ -114,8 +104,7 @@ int cmd_decode(int argc, char **argv) {
     }
     if (!input) return bad_arg("missing the latents file%s", "");
     if (!output) return bad_arg("missing -o OUT.mp4%s", "");
-    struct stat st;
-    if (stat(input, &st) != 0 || !S_ISREG(st.st_mode)) return bad_arg("'%s': no such file", input);
+    if (!vs_is_file(input)) return bad_arg("'%s': no such file", input);
     if (vs_output_kind_of(output) != VS_OUT_VIDEO)
         return bad_arg("-o '%s': name a video file: .mp4 (or .mkv, .mov) or .y4m", output);
     const char *dir_problem = vs_output_dir_problem(output);
@@ -125,7 +114,7 @@ int cmd_decode(int argc, char **argv) {
             return bad_arg("missing --vae DIR (the diffusers vae/ folder of a Wan 2.1 model), or --vae tiny%s", "");
         vae_path = "tiny";
     }
-    if (strcmp(vae_path, "tiny") && stat(vae_path, &st) != 0)
+    if (strcmp(vae_path, "tiny") && !vs_is_file(vae_path) && !vs_is_dir(vae_path))
         return bad_arg("--vae '%s': no such file or folder (or use --vae tiny)", vae_path);
 
     float *z = NULL;

@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "launch/args.h"
 #include "launch/commands.h"
 #include "launch/generate_dist.h"
 #include "launch/progress.h"
@@ -40,7 +40,6 @@
 #ifdef VS_HAVE_CUDA
 #include "kernels/cuda/ops_cuda.h"
 #endif
-
 
 enum { TINY_WEIGHTS_SEED = 7, TINY_CONTEXT_TOKENS = 16 };
 // Streams of the tiny model's built-in prompt and negative-prompt embeddings.
@@ -124,49 +123,10 @@ static int bad_arg(const char *fmt, const char *a, const char *b) {
     return 2;
 }
 
-static int parse_int(const char *s, long lo, long hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
-// "832x480" or "832*480"
-static int parse_size(const char *s, int *w, int *h) {
-    char buf[64];
-    if (strlen(s) >= sizeof buf) return -1;
-    strcpy(buf, s);
-    char *sep = strpbrk(buf, "x*X");
-    if (!sep) return -1;
-    *sep = '\0';
-    return parse_int(buf, 1, 1 << 16, w) || parse_int(sep + 1, 1, 1 << 16, h) ? -1 : 0;
-}
-
-static int is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static int is_dir(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 // A file next to the binary's source tree when the path is relative and absent from the current
 // directory: <exe>/../PATH, then <exe>/PATH (the build directory sits in the source tree).
 static const char *find_data_file(const char *rel, char *buf, size_t len) {
-    if (is_file(rel)) return rel;
+    if (vs_is_file(rel)) return rel;
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) return rel;
@@ -174,8 +134,8 @@ static const char *find_data_file(const char *rel, char *buf, size_t len) {
     char *slash = strrchr(exe, '/');
     if (!slash) return rel;
     *slash = '\0';
-    if (snprintf(buf, len, "%s/../%s", exe, rel) < (int)len && is_file(buf)) return buf;
-    if (snprintf(buf, len, "%s/%s", exe, rel) < (int)len && is_file(buf)) return buf;
+    if (snprintf(buf, len, "%s/../%s", exe, rel) < (int)len && vs_is_file(buf)) return buf;
+    if (snprintf(buf, len, "%s/%s", exe, rel) < (int)len && vs_is_file(buf)) return buf;
     return rel;
 }
 
@@ -265,26 +225,26 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         else if (!strcmp(arg, "--vae")) a->vae = val;
         else if (!strcmp(arg, "--save-latents")) a->save_latents = val;
         else if (!strcmp(arg, "--fps")) {
-            if (parse_int(val, 1, 1000, &a->video_opts.fps))
+            if (vs_arg_int(val, 1, 1000, &a->video_opts.fps))
                 return bad_arg("--fps '%s': must be an integer in 1..1000%s", val, "");
         } else if (!strcmp(arg, "--crf")) {
-            if (parse_int(val, 0, 51, &a->video_opts.crf))
+            if (vs_arg_int(val, 0, 51, &a->video_opts.crf))
                 return bad_arg("--crf '%s': must be an integer in 0..51%s", val, "");
         }
         else if (!strcmp(arg, "--size")) {
-            if (parse_size(val, &a->width, &a->height))
+            if (vs_arg_size(val, &a->width, &a->height))
                 return bad_arg("--size '%s': expected WxH (or W*H), e.g. 832x480%s", val, "");
         } else if (!strcmp(arg, "--frames")) {
-            if (parse_int(val, 1, 100000, &a->frames) || (a->frames - 1) % 4 != 0)
+            if (vs_arg_int(val, 1, 100000, &a->frames) || (a->frames - 1) % 4 != 0)
                 return bad_arg("--frames '%s': must be 4n+1 (1, 5, 9, ..., 81)%s", val, "");
         } else if (!strcmp(arg, "--steps")) {
-            if (parse_int(val, 1, VS_SCHEDULE_MAX_STEPS, &a->steps))
+            if (vs_arg_int(val, 1, VS_SCHEDULE_MAX_STEPS, &a->steps))
                 return bad_arg("--steps '%s': must be an integer in [1, 1000]%s", val, "");
         } else if (!strcmp(arg, "--shift")) {
-            if (parse_double(val, &a->shift) || a->shift <= 0)
+            if (vs_arg_double(val, &a->shift) || a->shift <= 0)
                 return bad_arg("--shift '%s': must be a number > 0 (Wan: 5.0, or 3.0 at 480p)%s", val, "");
         } else if (!strcmp(arg, "--guide-scale")) {
-            if (parse_double(val, &d) || d < 0)
+            if (vs_arg_double(val, &d) || d < 0)
                 return bad_arg("--guide-scale '%s': must be a number >= 0 (Wan: 5.0)%s", val, "");
             a->guide_scale = (float)d;
         } else if (!strcmp(arg, "--seed")) {
@@ -298,10 +258,10 @@ static int parse_args(int argc, char **argv, gen_args *a) {
             if (vs_sampler_parse(val, &a->sampler))
                 return bad_arg("--sampler '%s': choose unipc or euler%s", val, "");
         } else if (!strcmp(arg, "--ulysses")) {
-            if (parse_int(val, 1, 1 << 16, &a->ulysses))
+            if (vs_arg_int(val, 1, 1 << 16, &a->ulysses))
                 return bad_arg("--ulysses '%s': must be an integer >= 1 (ranks per Ulysses group)%s", val, "");
         } else if (!strcmp(arg, "--tiny-heads")) {
-            if (parse_int(val, 1, 128, &a->tiny_heads))
+            if (vs_arg_int(val, 1, 128, &a->tiny_heads))
                 return bad_arg("--tiny-heads '%s': must be an integer in [1, 128]%s", val, "");
         } else if (!strcmp(arg, "--attention")) {
             if (vs_attention_mode_parse(val, &a->attention))
@@ -326,30 +286,30 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         snprintf(size, sizeof size, "%dx%d", a->width, a->height);
         return bad_arg("--size %s: width and height must be multiples of 16%s", size, "");
     }
-    if (!a->tiny && !is_file(a->model) && !is_dir(a->model))
+    if (!a->tiny && !vs_is_file(a->model) && !vs_is_dir(a->model))
         return bad_arg("--model '%s': no such file or directory (or use --model tiny)%s", a->model, "");
-    if (a->config && !is_file(a->config))
+    if (a->config && !vs_is_file(a->config))
         return bad_arg("--config '%s': no such file%s", a->config, "");
     if (!a->tiny && !a->config) {
         static char path[4096];
         snprintf(path, sizeof path, "%s/config.json", a->model);
-        if (!is_dir(a->model) || !is_file(path))
+        if (!vs_is_dir(a->model) || !vs_is_file(path))
             return bad_arg("no model config: '%s' has no config.json; give --config FILE%s", a->model, "");
         a->config = path;
     }
-    if (a->prompt_embeds && !is_file(a->prompt_embeds))
+    if (a->prompt_embeds && !vs_is_file(a->prompt_embeds))
         return bad_arg("--prompt-embeds '%s': no such file%s", a->prompt_embeds, "");
     if (!a->tiny && !a->prompt_embeds)
         return bad_arg("missing --prompt-embeds FILE (safetensors with \"context\" [L, 4096]); "
                        "only --model tiny has a built-in context%s%s", "", "");
-    if (a->svg2_preset && !is_file(a->svg2_preset))
+    if (a->svg2_preset && !vs_is_file(a->svg2_preset))
         return bad_arg("--svg2-preset '%s': no such file%s", a->svg2_preset, "");
     if (!a->tiny && !a->svg2_preset && a->attention == VS_ATTENTION_SVG2) {
         static char buf[4096];
         const char *rel = (long)a->width * a->height >= 1280L * 720 ? "configs/svg2-wan-720p.json"
                                                                    : "configs/svg2-wan-480p.json";
         a->svg2_preset = find_data_file(rel, buf, sizeof buf);
-        if (!is_file(a->svg2_preset))
+        if (!vs_is_file(a->svg2_preset))
             return bad_arg("cannot find the default SVG2 preset %s; give --svg2-preset FILE%s", rel, "");
     }
     // Video output: -o names a video or the latents; the VAE must be at hand before denoising.
@@ -370,14 +330,14 @@ static int parse_args(int argc, char **argv, gen_args *a) {
                            "AutoencoderKLWan folder; convert an official Wan2.1_VAE.pth once with "
                            "tools/convert_wan_vae.py) or --vae tiny%s", a->output, "");
     }
-    if (a->vae && strcmp(a->vae, "tiny") && !is_file(a->vae) && !is_dir(a->vae))
+    if (a->vae && strcmp(a->vae, "tiny") && !vs_is_file(a->vae) && !vs_is_dir(a->vae))
         return bad_arg("--vae '%s': no such file or folder (or use --vae tiny)%s", a->vae, "");
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", a->output);
     char *slash = strrchr(dir, '/');
     if (slash) {
         *slash = '\0';
-        if (dir[0] && !is_dir(dir))
+        if (dir[0] && !vs_is_dir(dir))
             return bad_arg("-o '%s': directory '%s' does not exist", a->output, dir);
     }
     return 0;

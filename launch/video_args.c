@@ -2,7 +2,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "launch/args.h"
 
 static int ends_with_ci(const char *s, const char *suffix) {
     size_t n = strlen(s), m = strlen(suffix);
@@ -23,16 +24,11 @@ vs_output_kind vs_output_kind_of(const char *path) {
     return VS_OUT_UNKNOWN;
 }
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 const char *vs_default_vae(const char *model, char *buf, size_t len) {
     if (!model) return NULL;
     if (!strcmp(model, "tiny")) return "tiny";
     snprintf(buf, len, "%s/vae", model);
-    return is_dir(buf) ? buf : NULL;
+    return vs_is_dir(buf) ? buf : NULL;
 }
 
 const char *vs_output_dir_problem(const char *path) {
@@ -42,7 +38,7 @@ const char *vs_output_dir_problem(const char *path) {
     char *slash = strrchr(dir, '/');
     if (!slash) return NULL;
     *slash = '\0';
-    if (!dir[0] || is_dir(dir)) return NULL;
+    if (!dir[0] || vs_is_dir(dir)) return NULL;
     snprintf(msg, sizeof msg, "the output folder '%s' does not exist", dir);
     return msg;
 }
