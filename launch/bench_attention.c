@@ -20,6 +20,7 @@
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/svg2_bench_util.h"
 #include "kernels/cuda/svg2_cuda.h"
+#include "runtime/vs_cuda_check.h"
 #endif
 
 typedef struct {
@@ -120,15 +121,7 @@ static int parse_options(int argc, char **argv, bench_options *o) {
 
 #ifdef VS_HAVE_CUDA
 
-#define CUDA_OK(call)                                                                        \
-    do {                                                                                     \
-        cudaError_t e_ = (call);                                                             \
-        if (e_ != cudaSuccess) {                                                             \
-            fprintf(stderr, "vidsparse bench attention: %s failed: %s (%s:%d)\n", #call,       \
-                    cudaGetErrorString(e_), __FILE__, __LINE__);                             \
-            exit(1);                                                                         \
-        }                                                                                    \
-    } while (0)
+#define CUDA_OK(call) VS_CUDA_CHECK_HINT(call, "check the GPU (nvidia-smi) and its free memory")
 
 typedef enum { ST_KMEANS_WARM, ST_KMEANS_COLD, ST_SELECT, ST_PERMUTE, ST_ATTENTION, ST_UNPERMUTE,
                ST_DENSE, ST_GRAPH } stage;

@@ -25,6 +25,7 @@
 
 #ifdef VS_HAVE_CUDA
 #include <cuda_runtime_api.h>
+#include "runtime/vs_cuda_check.h"
 #endif
 
 static void usage(FILE *out) {
@@ -46,12 +47,7 @@ static int bad(const char *msg, const char *val) {
 }
 
 #ifdef VS_HAVE_CUDA
-#define CUDA_OK(call)                                                                        \
-    do {                                                                                     \
-        cudaError_t e_ = (call);                                                             \
-        if (e_ != cudaSuccess)                                                               \
-            vs_die(__FILE__, __LINE__, #call, cudaGetErrorString(e_), "check the GPU (nvidia-smi)"); \
-    } while (0)
+#define CUDA_OK(call) VS_CUDA_CHECK_HINT(call, "check the GPU (nvidia-smi)")
 
 static void run_precision(const vs_wan_vae *vae, int precision, const float *z, int t, int h, int w, int repeat) {
     vs_wan_vae_gpu *g;

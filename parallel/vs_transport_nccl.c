@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "parallel/vs_mpi_check.h"
+#include "runtime/vs_cuda_check.h"
 
 static void nccl_die(const char *file, int line, const char *call, ncclResult_t r, ncclComm_t comm) {
     char what[1024];
@@ -43,13 +44,8 @@ static void nccl_die(const char *file, int line, const char *call, ncclResult_t 
         ncclResult_t vs_nccl_rc_ = (call);                                                 \
         if (vs_nccl_rc_ != ncclSuccess) nccl_die(__FILE__, __LINE__, #call, vs_nccl_rc_, (comm)); \
     } while (0)
-#define VS_CUDA_CHECK(call)                                                                \
-    do {                                                                                   \
-        cudaError_t vs_cuda_rc_ = (call);                                                  \
-        if (vs_cuda_rc_ != cudaSuccess)                                                    \
-            vs_die(__FILE__, __LINE__, #call, cudaGetErrorString(vs_cuda_rc_),             \
-                   "check nvidia-smi for a faulty or busy GPU; rerun with CUDA_LAUNCH_BLOCKING=1"); \
-    } while (0)
+#define VS_CUDA_CHECK(call) \
+    VS_CUDA_CHECK_HINT(call, "check nvidia-smi for a faulty or busy GPU; rerun with CUDA_LAUNCH_BLOCKING=1")
 
 typedef struct {
     MPI_Comm comm;

@@ -19,14 +19,10 @@
 #include <stdlib.h>
 
 #include "runtime/vs_check.h"
+#include "runtime/vs_cuda_check.h"
 
-#define STAGED_CUDA_CHECK(call)                                                            \
-    do {                                                                                   \
-        cudaError_t err_ = (call);                                                         \
-        if (err_ != cudaSuccess)                                                           \
-            vs_die(__FILE__, __LINE__, #call, cudaGetErrorString(err_),                    \
-                   "check the GPU (nvidia-smi), its free memory and the pinned-memory limit (ulimit -l)"); \
-    } while (0)
+#define STAGED_CUDA_CHECK(call) \
+    VS_CUDA_CHECK_HINT(call, "check the GPU (nvidia-smi), its free memory and the pinned-memory limit (ulimit -l)")
 
 typedef struct {
     vs_transport *host;  // the MPI transport that moves the bytes

@@ -27,14 +27,10 @@
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "kernels/cuda/svg2_cuda.h"
+#include "runtime/vs_cuda_check.h"
 
-#define POLICY_CUDA_CHECK(call)                                                              \
-    do {                                                                                     \
-        cudaError_t err_ = (call);                                                           \
-        if (err_ != cudaSuccess)                                                             \
-            vs_die(__FILE__, __LINE__, #call, cudaGetErrorString(err_),                      \
-                   "check the GPU (nvidia-smi) and its free memory");                        \
-    } while (0)
+#define POLICY_CUDA_CHECK(call) \
+    VS_CUDA_CHECK_HINT(call, "check the GPU (nvidia-smi) and its free memory")
 
 typedef struct {
     int S;                       // sequence length the worker is sized for (0: none yet)

@@ -9,13 +9,9 @@
 
 #ifdef VS_HAVE_CUDA
 #include <cuda_runtime_api.h>
-#define TENSOR_CUDA_CHECK(call)                                                             \
-    do {                                                                                    \
-        cudaError_t err_ = (call);                                                          \
-        if (err_ != cudaSuccess)                                                            \
-            vs_die(__FILE__, __LINE__, #call, cudaGetErrorString(err_),                     \
-                   "check that a GPU is visible (nvidia-smi) and has enough free memory");  \
-    } while (0)
+#include "runtime/vs_cuda_check.h"
+#define TENSOR_CUDA_CHECK(call) \
+    VS_CUDA_CHECK_HINT(call, "check that a GPU is visible (nvidia-smi) and has enough free memory")
 #endif
 
 static const size_t dtype_sizes[VS_DTYPE_COUNT] = {4, 2, 2, 4, 8};

@@ -19,14 +19,10 @@
 #include <cuda_runtime_api.h>
 
 #include "kernels/cuda/vae_cuda.h"
+#include "runtime/vs_cuda_check.h"
 
-#define CUDA_CHECK(call)                                                                     \
-    do {                                                                                     \
-        cudaError_t err_ = (call);                                                           \
-        if (err_ != cudaSuccess)                                                             \
-            vs_die(__FILE__, __LINE__, #call, cudaGetErrorString(err_),                      \
-                   "check the GPU (nvidia-smi) and its free memory, or decode with --device cpu"); \
-    } while (0)
+#define CUDA_CHECK(call) \
+    VS_CUDA_CHECK_HINT(call, "check the GPU (nvidia-smi) and its free memory, or decode with --device cpu")
 
 // The im2col buffer: large enough that the widest conv (K = 384·27) tiles a 480p frame in a few
 // GEMMs of >= 6k positions, small next to the activations.

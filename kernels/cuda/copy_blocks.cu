@@ -6,15 +6,10 @@
 
 #include "kernels/cuda/copy_blocks_cuda.h"
 #include "runtime/vs_check.h"
+#include "runtime/vs_cuda_check.h"
 
-#define COPY_CUDA_CHECK(call)                                                                \
-    do {                                                                                     \
-        cudaError_t err_ = (call);                                                           \
-        if (err_ != cudaSuccess)                                                             \
-            vs_die(__FILE__, __LINE__, #call, cudaGetErrorString(err_),                      \
-                   "check the GPU (nvidia-smi); rerun under compute-sanitizer to locate a bad " \
-                   "access");                                                                \
-    } while (0)
+#define COPY_CUDA_CHECK(call) \
+    VS_CUDA_CHECK_HINT(call, "check the GPU (nvidia-smi); rerun under compute-sanitizer to locate a bad access")
 
 namespace {
 

@@ -7,15 +7,10 @@
 
 #include "kernels/cuda/ops_cuda.h"
 #include "runtime/vs_check.h"
+#include "runtime/vs_cuda_check.h"
 
-#define OPS_CUDA_CHECK(call)                                                                 \
-    do {                                                                                     \
-        cudaError_t err_ = (call);                                                           \
-        if (err_ != cudaSuccess)                                                             \
-            vs_die(__FILE__, __LINE__, #call, cudaGetErrorString(err_),                      \
-                   "check the GPU (nvidia-smi); rerun under compute-sanitizer to locate a bad " \
-                   "access");                                                                \
-    } while (0)
+#define OPS_CUDA_CHECK(call) \
+    VS_CUDA_CHECK_HINT(call, "check the GPU (nvidia-smi); rerun under compute-sanitizer to locate a bad access")
 
 // After every launch: configuration errors surface at the launch, not at the next sync.
 #define OPS_LAUNCHED(name) OPS_CUDA_CHECK(cudaGetLastError())

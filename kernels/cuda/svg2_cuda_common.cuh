@@ -4,14 +4,10 @@
 #include <cuda_runtime.h>
 
 #include "runtime/vs_check.h"
+#include "runtime/vs_cuda_check.h"
 
-#define VS_CUDA_CHECK(call)                                                                  \
-    do {                                                                                     \
-        cudaError_t err_ = (call);                                                           \
-        if (err_ != cudaSuccess)                                                             \
-            vs_die(__FILE__, __LINE__, #call, cudaGetErrorString(err_),                      \
-                   "check the GPU (nvidia-smi) and that the buffers were sized for this shape"); \
-    } while (0)
+#define VS_CUDA_CHECK(call) \
+    VS_CUDA_CHECK_HINT(call, "check the GPU (nvidia-smi) and that the buffers were sized for this shape")
 
 // After every kernel launch: launch-configuration errors surface here, naming the kernel.
 #define VS_CUDA_LAUNCHED(name)                                                               \

@@ -5,14 +5,10 @@
 
 #include "kernels/cuda/vae_cuda.h"
 #include "runtime/vs_check.h"
+#include "runtime/vs_cuda_check.h"
 
-#define VAE_CUDA_CHECK(call)                                                                 \
-    do {                                                                                     \
-        cudaError_t err_ = (call);                                                           \
-        if (err_ != cudaSuccess)                                                             \
-            vs_die(__FILE__, __LINE__, #call, cudaGetErrorString(err_),                      \
-                   "check the GPU (nvidia-smi) and its free memory: the VAE needs ~10-25 GB at 480p-720p"); \
-    } while (0)
+#define VAE_CUDA_CHECK(call) \
+    VS_CUDA_CHECK_HINT(call, "check the GPU (nvidia-smi) and its free memory: the VAE needs ~10-25 GB at 480p-720p")
 
 #define VAE_CUBLAS_CHECK(call)                                                               \
     do {                                                                                     \
