@@ -17,17 +17,8 @@
 #include "kernels/cuda/attention_variants.h"
 #include "runtime/vs_rng.h"
 #include "runtime/vs_tensor.h"
+#include "tests/gpu/gpu_test.h"
 #include "tests/vs_test.h"
-
-#define CUDA_OK(call)                                                                        \
-    do {                                                                                     \
-        cudaError_t e_ = (call);                                                             \
-        if (e_ != cudaSuccess) {                                                             \
-            fprintf(stderr, "FAIL %s:%d: %s: %s\n", __FILE__, __LINE__, #call,               \
-                    cudaGetErrorString(e_));                                                 \
-            exit(1);                                                                         \
-        }                                                                                    \
-    } while (0)
 
 static uint64_t g_seed;
 static uint64_t g_case;  // distinct random stream per case
@@ -285,8 +276,7 @@ static void bench(void) {
 }
 
 int main(void) {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) VS_TEST_SKIP("no CUDA device");
+    VS_TEST_REQUIRE_GPU();
     g_seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
     printf("seed %llu\n", (unsigned long long)g_seed);
     RUN_TEST(test_sparse_graph_capture);  // first: the very first launch happens under capture

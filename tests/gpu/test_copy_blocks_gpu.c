@@ -11,17 +11,8 @@
 #include "kernels/cuda/copy_blocks_cuda.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "parallel/vs_ulysses.h"
+#include "tests/gpu/gpu_test.h"
 #include "tests/vs_test.h"
-
-#define CUDA_OK(call)                                                                        \
-    do {                                                                                     \
-        cudaError_t e_ = (call);                                                             \
-        if (e_ != cudaSuccess) {                                                             \
-            fprintf(stderr, "FAIL %s:%d: %s: %s\n", __FILE__, __LINE__, #call,               \
-                    cudaGetErrorString(e_));                                                 \
-            exit(1);                                                                         \
-        }                                                                                    \
-    } while (0)
 
 // Bytes a list touches in base `which` of one side (0: src, 1: dst).
 static size_t extent(const vs_copy_block *b, int n, int side, int which) {

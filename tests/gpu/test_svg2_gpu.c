@@ -27,17 +27,9 @@
 #include "kernels/cuda/svg2_cuda.h"
 #include "runtime/vs_rng.h"
 #include "runtime/vs_tensor.h"
+#include "tests/gpu/gpu_test.h"
 #include "tests/vs_test.h"
 
-
-#define CUDA_OK(call)                                                                        \
-    do {                                                                                     \
-        cudaError_t e_ = (call);                                                             \
-        if (e_ != cudaSuccess) {                                                             \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-            exit(1);                                                                         \
-        }                                                                                    \
-    } while (0)
 
 static void *dev_alloc(size_t bytes) {
     void *p = NULL;
@@ -445,8 +437,7 @@ static void test_operator(void) {
 }
 
 int main(void) {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) VS_TEST_SKIP("no CUDA GPU");
+    VS_TEST_REQUIRE_GPU();
     RUN_TEST(test_cluster_order);
     RUN_TEST(test_gather_scatter);
     RUN_TEST(test_kmeans);

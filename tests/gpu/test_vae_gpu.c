@@ -23,17 +23,8 @@
 #include "runtime/vs_safetensors.h"
 #include "runtime/wan_vae.h"
 #include "runtime/wan_vae_cuda.h"
+#include "tests/gpu/gpu_test.h"
 #include "tests/vs_test.h"
-
-#define CUDA_OK(call)                                                                        \
-    do {                                                                                     \
-        cudaError_t e_ = (call);                                                             \
-        if (e_ != cudaSuccess) {                                                             \
-            fprintf(stderr, "FAIL %s:%d: %s: %s\n", __FILE__, __LINE__, #call,               \
-                    cudaGetErrorString(e_));                                                 \
-            exit(1);                                                                         \
-        }                                                                                    \
-    } while (0)
 
 static uint64_t g_stream = 1000;
 
@@ -350,8 +341,7 @@ static void test_no_allocation_after_three_frames(void) {
 }
 
 int main(void) {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) VS_TEST_SKIP("no CUDA GPU");
+    VS_TEST_REQUIRE_GPU();
     RUN_TEST(test_convs);
     RUN_TEST(test_rms_norm);
     RUN_TEST(test_attention);

@@ -21,21 +21,12 @@
 #include "runtime/vs_rng.h"
 #include "runtime/vs_safetensors.h"
 #include "runtime/wan_model.h"
+#include "tests/gpu/gpu_test.h"
 #include "tests/vs_test.h"
 
 #define TOL_BF16 1e-2
 #define TOL_F32 1e-5
 #define TOL_MODEL 2e-2
-
-#define CUDA_OK(call)                                                                        \
-    do {                                                                                     \
-        cudaError_t e_ = (call);                                                             \
-        if (e_ != cudaSuccess) {                                                             \
-            fprintf(stderr, "FAIL %s:%d: %s: %s\n", __FILE__, __LINE__, #call,               \
-                    cudaGetErrorString(e_));                                                 \
-            exit(1);                                                                         \
-        }                                                                                    \
-    } while (0)
 
 static uint64_t g_stream = 1000;
 
