@@ -295,13 +295,8 @@ int vs_wan_vae_spatial_factor(const vs_wan_vae *vae) {
     return factor;
 }
 
-typedef struct {
-    float *video;  // [3, F, H, W]
-    int frames;
-} collect_ctx;
-
-static int collect(void *user, const float *frames, int first, int n, int h, int w) {
-    collect_ctx *c = user;
+int vs_vae_collect_frames(void *collector, const float *frames, int first, int n, int h, int w) {
+    vs_vae_collector *c = collector;
     VS_ASSERT(first + n <= c->frames, "internal: the decoder produced more frames than expected");
     const int64_t plane = (int64_t)h * w;
     for (int i = 0; i < n; i++)
@@ -313,6 +308,6 @@ static int collect(void *user, const float *frames, int first, int n, int h, int
 
 int vs_wan_vae_decode_all(const vs_wan_vae *vae, const float *z, int t, int h, int w, int chunk,
                           float *video, vs_wan_vae_stats *stats) {
-    collect_ctx c = {video, vs_wan_vae_frames_out(vae, t)};
-    return vs_wan_vae_decode(vae, z, t, h, w, chunk, collect, &c, stats);
+    vs_vae_collector c = {video, vs_wan_vae_frames_out(vae, t)};
+    return vs_wan_vae_decode(vae, z, t, h, w, chunk, vs_vae_collect_frames, &c, stats);
 }

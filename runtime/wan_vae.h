@@ -104,6 +104,14 @@ int vs_wan_vae_spatial_factor(const vs_wan_vae *vae);
 // first = index of frames[0] in the video. Returns 0, or -1 to stop decoding.
 typedef int (*vs_vae_emit_fn)(void *user, const float *frames, int first, int n, int h, int w);
 
+// An emit target that gathers every frame into video [3, frames, h, w] (the decode_all helpers
+// of the CPU and the GPU decoder): pass vs_vae_collect_frames with a vs_vae_collector as user.
+typedef struct {
+    float *video;  // [3, frames, H, W]
+    int frames;
+} vs_vae_collector;
+int vs_vae_collect_frames(void *collector, const float *frames, int first, int n, int h, int w);
+
 typedef struct {
     int frames;                  // video frames produced
     int height, width;

@@ -505,29 +505,13 @@ int vs_wan_vae_gpu_decode(vs_wan_vae_gpu *g, const float *z, int t, int h, int w
     return rc;
 }
 
-typedef struct {
-    float *video;  // [3, F, H, W]
-    int frames;
-} collect_ctx;
-
-static int collect(void *user, const float *frames, int first, int n, int h, int w) {
-    collect_ctx *c = user;
-    VS_ASSERT(first + n <= c->frames, "internal: the decoder produced more frames than expected");
-    const int64_t plane = (int64_t)h * w;
-    for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < 3; ch++)
-            memcpy(c->video + ((int64_t)ch * c->frames + first + i) * plane, frames + ((int64_t)i * 3 + ch) * plane,
-                   (size_t)plane * sizeof(float));
-    return 0;
-}
-
 int vs_wan_vae_gpu_decode_all(vs_wan_vae_gpu *g, const float *z, int t, int h, int w, int chunk, float *video,
                               vs_wan_vae_stats *stats) {
     int factor = 1;
     for (int i = 0; i < g->cfg.n_stages; i++)
         if (g->stages[i].upsample == 3) factor *= 2;
-    collect_ctx c = {video, t > 0 ? 1 + factor * (t - 1) : 0};
-    return vs_wan_vae_gpu_decode(g, z, t, h, w, chunk, collect, &c, stats);
+    vs_vae_collector c = {video, t > 0 ? 1 + factor * (t - 1) : 0};
+    return vs_wan_vae_gpu_decode(g, z, t, h, w, chunk, vs_vae_collect_frames, &c, stats);
 }
 
 #else  // no CUDA in this build
