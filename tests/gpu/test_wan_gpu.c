@@ -23,6 +23,7 @@
 #include "runtime/wan_model.h"
 #include "tests/gpu/gpu_test.h"
 #include "tests/vs_test.h"
+#include "tests/wan_fixture.h"
 
 #define TOL_BF16 1e-2
 #define TOL_F32 1e-5
@@ -388,62 +389,26 @@ static void test_random_weights_and_allocator(void) {
 }
 
 // ---------------------------------------------------------------------------- model parity
-static const char *fixture(const char *name) {
-    static char path[1024];
-    const char *root = getenv("VS_SOURCE_DIR");
-    snprintf(path, sizeof path, "%s/tests/fixtures/%s", root ? root : ".", name);
-    return path;
-}
-
-static float *read_f32(const vs_st_file *f, const char *name, int64_t *numel, vs_tensor *view) {
-    const vs_st_entry *e = vs_st_find(f, name);
-    if (!e) {
-        fprintf(stderr, "fixture %s lacks %s: rerun tools/make_wan_fixtures.py\n", f->path, name);
-        exit(1);
-    }
-    float *d = malloc((size_t)vs_st_numel(e) * sizeof(float));
-    VS_TRY(vs_st_read_f32(f, e, d), "fixture unreadable");
-    if (numel) *numel = vs_st_numel(e);
-    if (view) *view = vs_tensor_view(d, VS_F32, VS_DEV_CPU, e->ndim, e->shape);
-    return d;
-}
-
-static vs_wan_config fixture_config(const vs_st_file *f) {
-    float *v = read_f32(f, "meta.config", NULL, NULL);
-    vs_wan_config c;
-    vs_wan_config_defaults(&c);
-    c.dim = (int)v[0];
-    c.num_heads = (int)v[1];
-    c.ffn_dim = (int)v[2];
-    c.num_layers = (int)v[3];
-    c.in_dim = (int)v[4];
-    c.out_dim = (int)v[5];
-    c.text_dim = (int)v[6];
-    c.text_len = (int)v[7];
-    c.freq_dim = (int)v[8];
-    free(v);
-    return c;
-}
 
 static void check_fixture(const char *weights, const char *ref_name) {
     vs_st_file ref;
-    if (vs_st_open(&ref, fixture(ref_name)) != 0) {
+    if (vs_st_open(&ref, wan_fixture(ref_name)) != 0) {
         CHECK_MSG(0, "cannot open %s: %s", ref_name, vs_last_error());
         return;
     }
-    vs_wan_config cfg = fixture_config(&ref);
+    vs_wan_config cfg = wan_fixture_config(&ref);
     wan_model m;
-    int rc = wan_model_load(&m, &cfg, fixture(weights), VS_DEV_CUDA);
+    int rc = wan_model_load(&m, &cfg, wan_fixture(weights), VS_DEV_CUDA);
     CHECK_MSG(rc == 0, "load %s on CUDA: %s", weights, rc ? vs_last_error() : "");
     if (rc != 0) {
         vs_st_close(&ref);
         return;
     }
     vs_tensor latent, context;
-    float *latent_d = read_f32(&ref, "input.latent", NULL, &latent);
-    float *context_d = read_f32(&ref, "input.context", NULL, &context);
+    float *latent_d = wan_fixture_read(&ref, "input.latent", NULL, &latent);
+    float *context_d = wan_fixture_read(&ref, "input.context", NULL, &context);
     int64_t n_ts;
-    float *ts = read_f32(&ref, "meta.timesteps", &n_ts, NULL);
+    float *ts = wan_fixture_read(&ref, "meta.timesteps", &n_ts, NULL);
     vs_tensor dlat = upload(latent_d, VS_F32, latent.ndim, latent.shape);
     int64_t L = latent.shape[1] * (latent.shape[2] / 2) * (latent.shape[3] / 2);
     int64_t row_shape[2] = {L, (int64_t)cfg.out_dim * 4};
@@ -467,7 +432,7 @@ static void check_fixture(const char *weights, const char *ref_name) {
         char name[64];
         snprintf(name, sizeof name, "t%d.out", t);
         int64_t n;
-        float *want = read_f32(&ref, name, &n, NULL);
+        float *want = wan_fixture_read(&ref, name, &n, NULL);
         CHECK(n == vs_tensor_numel(&vel));
         // The policy's GPU kernels (flash attention, SVG2) take head_dim 64 or 128; the tiny
         // diffusers config (head_dim 12) runs the model's dense fallback only.
