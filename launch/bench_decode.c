@@ -31,13 +31,14 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: vidsparse bench decode [--size WxH[,WxH...]] [--frames F] [--random-weights | --vae DIR]\n"
-            "                              [--precision bf16|tf32|both] [--repeat N]\n\n"
+            "                              [--precision bf16|tf32|f32|both] [--repeat N]\n\n"
             "Times the Wan 2.1 VAE decoder on the GPU (one latent frame at a time).\n"
             "  --size WxH,...     video size(s), multiples of 8 (default 832x480; 832x480,1280x720: both)\n"
             "  --frames F         video frames, 1 + 4k (default 81 -> 21 latent frames)\n"
             "  --random-weights   the real channel layout with random weights (the default)\n"
             "  --vae DIR          real weights (a diffusers AutoencoderKLWan folder) instead\n"
-            "  --precision P      convolution GEMMs: tf32 (default, as vidsparse decode), bf16, or both in turn\n"
+            "  --precision P      convolution GEMMs: tf32 (default, as vidsparse decode), bf16, f32, or both\n"
+            "                     (bf16 then tf32)\n"
             "  --repeat N         timed decodes after the warm-up (default 2)\n");
 }
 
@@ -48,6 +49,9 @@ static int bad(const char *msg, const char *val) {
 
 #ifdef VS_HAVE_CUDA
 #define CUDA_OK(call) VS_CUDA_CHECK_HINT(call, "check the GPU (nvidia-smi)")
+
+// vs_wan_vae_gpu_create's precision codes (runtime/wan_vae_cuda.h).
+static const char *const precision_names[] = {"bf16", "tf32", "f32"};
 
 static void run_precision(const vs_wan_vae *vae, int precision, const float *z, int t, int h, int w, int repeat) {
     vs_wan_vae_gpu *g;
@@ -77,7 +81,7 @@ static void run_precision(const vs_wan_vae *vae, int precision, const float *z, 
     const double gib = 1024.0 * 1024.0 * 1024.0;
     printf("RESULT decode %dx%dx%d %s: best %.1f ms, mean %.1f ms, %.1f TFLOP (GEMM) -> %.0f TFLOP/s; "
            "peak GPU memory %.2f GiB (weights %.2f, pool %.2f, im2col+scores %.2f); cudaMalloc in timed runs: %d\n",
-           st.width, st.height, st.frames, precision ? "tf32" : "bf16", best, sum / repeat, info.gemm_flops / 1e12,
+           st.width, st.height, st.frames, precision_names[precision], best, sum / repeat, info.gemm_flops / 1e12,
            info.gemm_flops / 1e12 / (best / 1e3), info.device_used / gib, info.weight_bytes / gib,
            info.pool_bytes / gib, info.scratch_bytes / gib, info.pool_mallocs - mallocs_warm);
     CUDA_OK(cudaEventDestroy(e0));
@@ -122,8 +126,9 @@ int vs_bench_decode(int argc, char **argv) {
         } else if (!strcmp(a, "--precision")) {
             if (!strcmp(v, "bf16")) precision = 0;
             else if (!strcmp(v, "tf32")) precision = 1;
+            else if (!strcmp(v, "f32")) precision = 2;
             else if (!strcmp(v, "both")) both = 1;
-            else return bad("--precision must be bf16, tf32 or both, got", v);
+            else return bad("--precision must be bf16, tf32, f32 or both, got", v);
         } else if (!strcmp(a, "--vae")) {
             vae_path = v;
         } else {

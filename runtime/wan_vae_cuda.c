@@ -163,11 +163,13 @@ int vs_wan_vae_gpu_create(vs_wan_vae_gpu **out, const vs_wan_vae *vae, int preci
     if (!vs_wan_vae_gpu_available())
         return VS_FAIL("VAE on CUDA: no CUDA GPU is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES, "
                        "or decode with --device cpu)");
+    if (precision < VS_VAE_BF16 || precision > VS_VAE_F32)
+        return VS_FAIL("VAE on CUDA: unknown convolution precision %d (0 bf16, 1 tf32, 2 f32)", precision);
     vs_wan_vae_gpu *g = vs_calloc(1, sizeof *g);
     g->used_before = device_used();
     g->cfg = vae->cfg;
     g->n_cached_convs = vae->n_cached_convs;
-    g->ops = vs_vae_cuda_create(precision ? VS_VAE_TF32 : VS_VAE_BF16, COL_BYTES);
+    g->ops = vs_vae_cuda_create((vs_vae_precision)precision, COL_BYTES);
     g->cache_slots = vs_calloc((size_t)g->n_cached_convs, sizeof *g->cache_slots);
     upload_conv(g, &g->post_quant, &vae->post_quant);
     upload_conv(g, &g->conv_in, &vae->conv_in);

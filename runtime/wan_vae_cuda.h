@@ -28,7 +28,7 @@ int vs_wan_vae_gpu_available(void);
 
 typedef struct vs_wan_vae_gpu vs_wan_vae_gpu;
 
-// Uploads vae's weights with the convolutions in `precision` (0 = bf16, 1 = TF32; see
+// Uploads vae's weights with the convolutions in `precision` (0 = bf16, 1 = TF32, 2 = f32; see
 // kernels/cuda/vae_cuda.h). The host model may be freed afterwards. 0 or -1 (vs_last_error).
 int vs_wan_vae_gpu_create(vs_wan_vae_gpu **out, const vs_wan_vae *vae, int precision);
 void vs_wan_vae_gpu_destroy(vs_wan_vae_gpu *g);

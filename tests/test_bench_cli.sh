@@ -29,5 +29,5 @@ expect 2 "wants a number" bench attention --warmup many
 expect 0 "--frames" bench decode --help
 expect 2 "1 + 4k" bench decode --frames 80
 expect 2 "multiples of 8" bench decode --size 832x480,830x480
-expect 2 "bf16, tf32 or both" bench decode --precision fp8
+expect 2 "bf16, tf32, f32 or both" bench decode --precision fp8
 exit $fail

@@ -13,9 +13,11 @@
 
 #include "kernels/cuda/vae_cuda_common.cuh"
 
-const char *vs_vae_precision_name(vs_vae_precision p) { return p == VS_VAE_TF32 ? "tf32" : "bf16"; }
+const char *vs_vae_precision_name(vs_vae_precision p) {
+    return p == VS_VAE_BF16 ? "bf16" : p == VS_VAE_TF32 ? "tf32" : "f32";
+}
 
-static size_t elem_bytes(vs_vae_precision p) { return p == VS_VAE_TF32 ? 4 : 2; }
+static size_t elem_bytes(vs_vae_precision p) { return p == VS_VAE_BF16 ? 2 : 4; }
 
 vs_vae_cuda *vs_vae_cuda_create(vs_vae_precision p, size_t col_bytes) {
     vs_vae_cuda *g = (vs_vae_cuda *)vs_calloc(1, sizeof *g);
@@ -59,7 +61,7 @@ void vs_vae_conv_gpu_upload(const vs_vae_cuda *g, vs_vae_conv_gpu *d, const floa
         for (int k = 0; k <= d->k; k++) {
             const float v = k < d->k ? w[(size_t)oc * d->k + k] : (b ? b[oc] : 0.0f);
             const size_t i = (size_t)oc * d->k_pad + k;
-            if (g->precision == VS_VAE_TF32) ((float *)host)[i] = v;
+            if (g->precision != VS_VAE_BF16) ((float *)host)[i] = v;
             else ((__nv_bfloat16 *)host)[i] = __float2bfloat16_rn(v);
         }
     VAE_CUDA_CHECK(cudaMalloc(&d->w, n * es));
@@ -152,7 +154,8 @@ void vs_vae_conv_frame_gpu(vs_vae_cuda *g, const vs_vae_conv_gpu *cv, float *out
     const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     const int bf16 = g->precision == VS_VAE_BF16;
     const cudaDataType_t ab = bf16 ? CUDA_R_16BF : CUDA_R_32F;
-    const cublasComputeType_t compute = bf16 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
+    const cublasComputeType_t compute =
+        g->precision == VS_VAE_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     VS_ASSERT(positions < (1 << 24), "a VAE frame has at most 2^24 positions (4096 x 4096)");
     for (int p0 = 0; p0 < positions; p0 += (int)tile) {
         const int count = (int)(positions - p0 < tile ? positions - p0 : tile);

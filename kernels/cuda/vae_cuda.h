@@ -8,7 +8,9 @@
 //                f32 (cublasGemmEx, CUBLAS_COMPUTE_32F);
 //   VS_VAE_TF32: columns and weights stay f32 and the tensor cores round them to TF32
 //                (CUBLAS_COMPUTE_32F_FAST_TF32): 3 more mantissa bits, half the bf16 throughput.
-// The attention GEMMs run TF32 in both modes; norms, softmax, bias and residual sums are f32.
+//   VS_VAE_F32:  plain f32 GEMMs (CUBLAS_COMPUTE_32F), no rounding of the inputs: the reference
+//                mode, for parity checks on models too ill-conditioned for TF32 or bf16.
+// The attention GEMMs run TF32 (f32 in VS_VAE_F32); norms, softmax, bias and residual sums are f32.
 //
 // The bias rides in the GEMM: the weight matrix [Cout, K_pad] holds the bias in column K and the
 // im2col rows K..K_pad-1 are a row of ones then zeros, so one GEMM writes conv + bias, and with
@@ -25,8 +27,8 @@
 extern "C" {
 #endif
 
-typedef enum { VS_VAE_BF16 = 0, VS_VAE_TF32 = 1 } vs_vae_precision;
-const char *vs_vae_precision_name(vs_vae_precision p);  // "bf16" / "tf32"
+typedef enum { VS_VAE_BF16 = 0, VS_VAE_TF32 = 1, VS_VAE_F32 = 2 } vs_vae_precision;
+const char *vs_vae_precision_name(vs_vae_precision p);  // "bf16" / "tf32" / "f32"
 
 typedef struct vs_vae_cuda vs_vae_cuda;
 

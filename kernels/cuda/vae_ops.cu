@@ -1,7 +1,7 @@
 // VAE decoder ops other than the convolutions: channel RMS norm (+ SiLU), frame attention, clamp.
 // The norm reduces over channels, which are n floats apart, so one thread owns one position and
 // walks its channels: neighbouring threads read neighbouring floats (coalesced) at every step.
-// Attention runs per block of query rows: scores = K^T Q on cuBLAS (TF32), a row softmax in f32,
+// Attention runs per block of query rows: scores = K^T Q on cuBLAS (TF32; f32 in VS_VAE_F32), a row softmax in f32,
 // then V P^T, so the score buffer is bounded (VAE_ATTN_SCORE_BYTES) whatever the frame size.
 #include <math.h>
 
@@ -78,18 +78,20 @@ void vs_vae_attention_gpu(vs_vae_cuda *g, float *out, const float *qkv, int c, i
     }
     const float *q = qkv, *k = qkv + (long long)c * n, *v = qkv + 2LL * c * n;
     const float scale = 1.0f / sqrtf((float)c), one = 1.0f, zero = 0.0f;
+    const cublasComputeType_t compute =
+        g->precision == VS_VAE_F32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
     for (int i0 = 0; i0 < n; i0 += (int)rows) {
         const int m = n - i0 < rows ? n - i0 : (int)rows;
         // scores (n x m, col-major, ld n) = K (n x c) · Q_blk^T: row i of the row-major [m][n]
         // matrix holds query i0+i against every key.
         VAE_CUBLAS_CHECK(cublasGemmEx(g->blas, CUBLAS_OP_N, CUBLAS_OP_T, n, m, c, &scale, k, CUDA_R_32F, n, q + i0,
-                                      CUDA_R_32F, n, &zero, g->scores, CUDA_R_32F, n, CUBLAS_COMPUTE_32F_FAST_TF32,
+                                      CUDA_R_32F, n, &zero, g->scores, CUDA_R_32F, n, compute,
                                       CUBLAS_GEMM_DEFAULT));
         softmax_rows_kernel<<<m, 256, 0, g->stream>>>(g->scores, n);
         VAE_LAUNCHED("softmax_rows_kernel");
         // out[:, i0 : i0+m] (m x c, col-major, ld n) = P (m x n) · V (n x c).
         VAE_CUBLAS_CHECK(cublasGemmEx(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, c, n, &one, g->scores, CUDA_R_32F, n, v,
-                                      CUDA_R_32F, n, &zero, out + i0, CUDA_R_32F, n, CUBLAS_COMPUTE_32F_FAST_TF32,
+                                      CUDA_R_32F, n, &zero, out + i0, CUDA_R_32F, n, compute,
                                       CUBLAS_GEMM_DEFAULT));
         g->flops += 4.0 * m * (double)n * c;
     }
