@@ -673,7 +673,10 @@ static int generate(gen_args *ap, vs_dist *dist) {
         VS_INFO("stage denoise: %.3f s (%d steps, %d forwards, %.3f s/step; model %.3f s, "
                 "sampler %.3f s)", tm.denoise_s, a.steps, tm.forwards, tm.denoise_s / a.steps,
                 tm.forward_s, tm.sampler_s);
-        if (dist) vs_dist_denoiser_collect_density(&dd);
+        if (dist) {
+            vs_dist_denoiser_report_comm(&dd, tm.denoise_s);
+            vs_dist_denoiser_collect_density(&dd);
+        }
         if (a.attention == VS_ATTENTION_SVG2) report_density(&policy);
         // The latent is replicated: rank 0 alone writes it (and decodes it).
         if (rank0) rc = write_outputs(&a, &latent, &vae);

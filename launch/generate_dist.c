@@ -4,6 +4,7 @@
 
 #include "parallel/vs_dist.h"
 #include "runtime/vs_check.h"
+#include "runtime/vs_log.h"
 
 // vs_head_attention_fn: this rank's heads [n_heads, S, D] through its policy.
 static void attend_heads(void *ctx, int layer, int head_begin, const vs_tensor *q,
@@ -121,4 +122,14 @@ void vs_dist_denoiser_collect_density(vs_dist_denoiser *d) {
         m->density_sum[l] = count > 0 ? sum / count : 0;
         m->density_calls[l] = count > 0 ? 1 : 0;
     }
+}
+
+void vs_dist_denoiser_report_comm(const vs_dist_denoiser *d, double stage_s) {
+    const vs_groups *g = d->groups;
+    double mine = g->ulysses->seconds + (g->cfg ? g->cfg->seconds : 0);
+    long calls = g->ulysses->calls + (g->cfg ? g->cfg->calls : 0);
+    double most = vs_dist_max(mine), mean = vs_dist_sum(mine) / g->world_size;
+    VS_INFO("communication: %.3f s max over %d ranks (%.1f%% of denoise), %.3f s mean; %ld "
+            "collectives per rank (%s transport)", most, g->world_size,
+            stage_s > 0 ? 100.0 * most / stage_s : 0.0, mean, calls, g->ulysses->name);
 }

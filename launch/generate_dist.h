@@ -53,3 +53,6 @@ void vs_dist_denoiser_free(vs_dist_denoiser *d);
 vs_denoiser vs_dist_denoiser_as_denoiser(vs_dist_denoiser *d);
 // Fills the master policy's density figures from every head on every rank (collective).
 void vs_dist_denoiser_collect_density(vs_dist_denoiser *d);
+// Logs (rank 0) the time the ranks spent inside collectives during a stage of `stage_s` seconds:
+// the largest and the mean over ranks, and their share of the stage (collective).
+void vs_dist_denoiser_report_comm(const vs_dist_denoiser *d, double stage_s);

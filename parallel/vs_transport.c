@@ -89,6 +89,7 @@ static void test_hooks(vs_transport *t) {
 
 void vs_transport_begin(vs_transport *t) {
     t->calls++;
+    t->begun = now_s();
     test_hooks(t);
     pthread_mutex_lock(&g_lock);
     if (!g_watchdog_started) {
@@ -105,7 +106,7 @@ void vs_transport_begin(vs_transport *t) {
 }
 
 void vs_transport_end(vs_transport *t) {
-    (void)t;
+    t->seconds += now_s() - t->begun;
     pthread_mutex_lock(&g_lock);
     g_inflight_since = 0;
     pthread_mutex_unlock(&g_lock);

@@ -53,7 +53,9 @@ struct vs_transport {
     void (*destroy)(vs_transport *t);
 
     void *impl;
-    long calls;  // collectives issued so far (the failure test hook counts these)
+    long calls;      // collectives issued so far (the failure test hook counts these)
+    double seconds;  // wall time spent inside them (host clock, from issue to completion)
+    double begun;    // start of the collective in progress
 };
 
 #ifdef VS_HAVE_MPI

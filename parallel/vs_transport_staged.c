@@ -73,6 +73,7 @@ static void staged_alltoallv(vs_transport *t, const void *send, const size_t *se
     s->host->alltoallv(s->host, s->send, send_bytes, send_offsets, s->recv, recv_bytes, recv_offsets);
     blocks_to_device(recv, s->recv, t->size, recv_bytes, recv_offsets);
     t->calls = s->host->calls;
+    t->seconds = s->host->seconds;
 }
 
 static void staged_allgatherv(vs_transport *t, const void *send, size_t send_bytes, void *recv,
@@ -84,6 +85,7 @@ static void staged_allgatherv(vs_transport *t, const void *send, size_t send_byt
     s->host->allgatherv(s->host, s->send, send_bytes, s->recv, recv_bytes, recv_offsets);
     blocks_to_device(recv, s->recv, t->size, recv_bytes, recv_offsets);
     t->calls = s->host->calls;
+    t->seconds = s->host->seconds;
 }
 
 static void staged_allreduce_sum_f32(vs_transport *t, float *data, size_t count) {
@@ -94,6 +96,7 @@ static void staged_allreduce_sum_f32(vs_transport *t, float *data, size_t count)
     s->host->allreduce_sum_f32(s->host, s->send, count);
     if (bytes) STAGED_CUDA_CHECK(cudaMemcpy(data, s->send, bytes, cudaMemcpyHostToDevice));
     t->calls = s->host->calls;
+    t->seconds = s->host->seconds;
 }
 
 static void staged_broadcast(vs_transport *t, void *data, size_t bytes, int root) {
@@ -104,6 +107,7 @@ static void staged_broadcast(vs_transport *t, void *data, size_t bytes, int root
     if (t->rank != root && bytes)
         STAGED_CUDA_CHECK(cudaMemcpy(data, s->send, bytes, cudaMemcpyHostToDevice));
     t->calls = s->host->calls;
+    t->seconds = s->host->seconds;
 }
 
 static void staged_barrier(vs_transport *t) {
@@ -111,6 +115,7 @@ static void staged_barrier(vs_transport *t) {
     STAGED_CUDA_CHECK(cudaDeviceSynchronize());  // what came before is done, as with NCCL
     s->host->barrier(s->host);
     t->calls = s->host->calls;
+    t->seconds = s->host->seconds;
 }
 
 static void staged_destroy(vs_transport *t) {

@@ -52,6 +52,8 @@ for attention in $attentions; do
     same "$attention-h4-cfg2xu2" 4 --ulysses 2 --cfg-parallel
 done
 grep -q "svg2 mean density" "$tmp/log" && echo "ok   density reported by a multi-rank run" || { echo "FAIL no density report"; failed=$((failed + 1)); }
+grep -Eq "communication: [0-9.]+ s max over 4 ranks \([0-9.]+% of denoise\)" "$tmp/log" &&
+    echo "ok   communication time reported by a multi-rank run" || { echo "FAIL no communication report"; failed=$((failed + 1)); }
 
 # Layouts that cannot work are refused before any work, with exit 2 and a reason.
 refuse() {  # message, ranks, options...
