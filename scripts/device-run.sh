@@ -4,6 +4,9 @@
 #   bash scripts/device-run.sh                      # build + ctest (GPU tests included)
 #   bash scripts/device-run.sh ./build-gpu/vidsparse bench attention
 # Results go to $OUT when it is set.
+# Prepare the carried cJSON once on the build machine (Debian), in the ignored folder .carry/:
+#   mkdir -p .carry/debs && (cd .carry/debs && apt-get download libcjson1 libcjson-dev) &&
+#   for f in .carry/debs/*.deb; do dpkg -x "$f" .carry/cjson; done
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cjson=${VS_CJSON_ROOT:-$root/.carry/cjson}
