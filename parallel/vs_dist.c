@@ -141,27 +141,19 @@ void vs_print0(const char *fmt, ...) {
     fflush(stdout);
 }
 
-double vs_dist_max(double x) {
 #ifdef VS_HAVE_MPI
-    if (g_dist_ready && g_dist.world > 1) {
-        double out = x;
-        VS_MPI_CHECK(MPI_Allreduce(&x, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
-        return out;
-    }
-#endif
-    return x;
+static double allreduce_double(double x, MPI_Op op) {
+    if (!g_dist_ready || g_dist.world == 1) return x;
+    double out = x;
+    VS_MPI_CHECK(MPI_Allreduce(&x, &out, 1, MPI_DOUBLE, op, MPI_COMM_WORLD));
+    return out;
 }
-
-double vs_dist_sum(double x) {
-#ifdef VS_HAVE_MPI
-    if (g_dist_ready && g_dist.world > 1) {
-        double out = x;
-        VS_MPI_CHECK(MPI_Allreduce(&x, &out, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
-        return out;
-    }
+double vs_dist_max(double x) { return allreduce_double(x, MPI_MAX); }
+double vs_dist_sum(double x) { return allreduce_double(x, MPI_SUM); }
+#else
+double vs_dist_max(double x) { return x; }
+double vs_dist_sum(double x) { return x; }
 #endif
-    return x;
-}
 
 void vs_dist_abort(int code) {
     fflush(stdout);

@@ -100,7 +100,7 @@ void vs_transport_begin(vs_transport *t) {
         pthread_detach(th);
         g_watchdog_started = 1;
     }
-    g_inflight_since = now_s();
+    g_inflight_since = t->begun;
     g_inflight_name = t->name;
     pthread_mutex_unlock(&g_lock);
 }
