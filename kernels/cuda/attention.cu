@@ -27,6 +27,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/attention_core.cuh"
+#include "kernels/cuda/attention_hopper.cuh"
 #include "kernels/cuda/attention_variants.h"
 #include "runtime/vs_check.h"
 
@@ -165,8 +166,12 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
     const size_t head = (size_t)blockIdx.y * S * C::D;
     const int q0 = blockIdx.x * C::BM;
     const int q_len = min(C::BM, S - q0);
-    attention_tile<C, false>(q + head, k + head, v + head, o + head, q0, q_len, S, nullptr, 0,
-                             scale_log2);
+    if constexpr (C::HOPPER)
+        attention_tile_wgmma<C, false>(q + head, k + head, v + head, o + head, q0, q_len, S,
+                                       nullptr, 0, scale_log2);
+    else
+        attention_tile<C, false>(q + head, k + head, v + head, o + head, q0, q_len, S, nullptr, 0,
+                                 scale_log2);
 }
 
 template <class C>
@@ -187,8 +192,12 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
     const size_t head = (size_t)h * S * C::D;
     const size_t hi = (size_t)h * C_q + i;
     const int2 inf = info[hi];
-    attention_tile<C, true>(q + head, k + head, v + head, o + head, q0, q_len, inf.y,
-                            lists + hi * C_k, inf.x, scale_log2);
+    if constexpr (C::HOPPER)
+        attention_tile_wgmma<C, true>(q + head, k + head, v + head, o + head, q0, q_len, inf.y,
+                                      lists + hi * C_k, inf.x, scale_log2);
+    else
+        attention_tile<C, true>(q + head, k + head, v + head, o + head, q0, q_len, inf.y,
+                                lists + hi * C_k, inf.x, scale_log2);
 }
 
 int cuda_fail(cudaError_t e, const char *what) {
@@ -269,7 +278,8 @@ int launch_sparse(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 
                                      (size_t)C_q, w.n_tiles + H, (unsigned)C_q, stream);
 }
 
-// The compiled configurations: <D, warps, m16 tiles per warp, key tile, stages, min CTAs/SM>.
+// The compiled configurations. mma.sync: <D, warps, m16 tiles per warp, key tile, stages, min
+// CTAs/SM>; wgmma (sm_90a): <D, warpgroups, key tile, stages, overlap, min CTAs/SM>.
 // Others measured and dropped (docs/attention-kernels.md): 16 query rows per warp, BN = 32 with
 // 3 stages, registers capped for 2 CTAs of 8 warps, 3 CTAs of BM = 64.
 using D128_A = Config<128, 4, 2, 64, 2>;     // FA2-like: 128 query rows, 32 per warp
@@ -277,26 +287,38 @@ using D128_C = Config<128, 4, 1, 64, 3>;     // 64 query rows, 16 per warp, 3 st
 using D128_H = Config<128, 2, 2, 32, 2, 4>;  // 64 query rows, 32 per warp, 4 CTAs per SM
 using D64_A = Config<64, 4, 2, 64, 3>;
 using D64_H = Config<64, 2, 2, 32, 3, 4>;
+using W128_O = HopperConfig<128, 2, 128, 3, true>;    // 2 warpgroups, softmax overlapped
+using W128_P = HopperConfig<128, 2, 128, 2, false>;   // 2 warpgroups, plain
+using W128_T = HopperConfig<128, 1, 64, 2, false, 2>; // 1 warpgroup, for remainders <= 64 rows
+using W64_O = HopperConfig<64, 2, 128, 3, true>;
+using W64_P = HopperConfig<64, 2, 128, 2, false>;
+using W64_T = HopperConfig<64, 1, 64, 2, false, 2>;
 
 struct Variant {
     const char *name;
+    bool hopper;  // wgmma kernels: usable only where the sm_90a code is loaded
     int (*dense)(const vs_bf16 *, const vs_bf16 *, const vs_bf16 *, vs_bf16 *, int, int, cudaStream_t);
     int (*sparse)(const vs_bf16 *, const vs_bf16 *, const vs_bf16 *, vs_bf16 *, int, int,
                   const int32_t *, const int32_t *, const uint8_t *, int, int, void *, cudaStream_t);
 };
 
-// Measured on H100 (docs/attention-kernels.md): A is the fastest dense tile for both head dims;
-// for D = 128, A with H taking the short remainders is the fastest sparse kernel; for D = 64 the
-// split did not pay (its half-height kernel is slower), so A alone comes first.
+// The public launchers use the first variant the device can run: the order is by measured speed
+// (docs/attention-kernels.md). mma.sync: for D = 128, A with H taking the short remainders is the
+// fastest sparse kernel; for D = 64 the split did not pay, so A alone comes first.
 const Variant variants128[] = {
-    {"bm128 4w x32rows bn64 2st + bm64 tails", launch_dense<D128_A>, launch_sparse<D128_A, D128_H>},
-    {"bm128 4w x32rows bn64 2st", launch_dense<D128_A>, launch_sparse<D128_A>},
-    {"bm64 4w x16rows bn64 3st", launch_dense<D128_C>, launch_sparse<D128_C>},
-    {"bm64 2w x32rows bn32 2st 4cta", launch_dense<D128_H>, launch_sparse<D128_H>},
+    {"wgmma bm128 bn128 overlap 3st + bm64 tails", true, launch_dense<W128_O>, launch_sparse<W128_O, W128_T>},
+    {"wgmma bm128 bn128 overlap 3st", true, launch_dense<W128_O>, launch_sparse<W128_O>},
+    {"wgmma bm128 bn128 2st + bm64 tails", true, launch_dense<W128_P>, launch_sparse<W128_P, W128_T>},
+    {"mma bm128 4w x32rows bn64 2st + bm64 tails", false, launch_dense<D128_A>, launch_sparse<D128_A, D128_H>},
+    {"mma bm128 4w x32rows bn64 2st", false, launch_dense<D128_A>, launch_sparse<D128_A>},
+    {"mma bm64 4w x16rows bn64 3st", false, launch_dense<D128_C>, launch_sparse<D128_C>},
+    {"mma bm64 2w x32rows bn32 2st 4cta", false, launch_dense<D128_H>, launch_sparse<D128_H>},
 };
 const Variant variants64[] = {
-    {"bm128 4w x32rows bn64 3st", launch_dense<D64_A>, launch_sparse<D64_A>},
-    {"bm128 4w x32rows bn64 3st + bm64 tails", launch_dense<D64_A>, launch_sparse<D64_A, D64_H>},
+    {"wgmma bm128 bn128 overlap 3st + bm64 tails", true, launch_dense<W64_O>, launch_sparse<W64_O, W64_T>},
+    {"wgmma bm128 bn128 2st + bm64 tails", true, launch_dense<W64_P>, launch_sparse<W64_P, W64_T>},
+    {"mma bm128 4w x32rows bn64 3st", false, launch_dense<D64_A>, launch_sparse<D64_A>},
+    {"mma bm128 4w x32rows bn64 3st + bm64 tails", false, launch_dense<D64_A>, launch_sparse<D64_A, D64_H>},
 };
 
 const Variant *find_variant(int D, int variant) {
@@ -305,6 +327,38 @@ const Variant *find_variant(int D, int variant) {
     if (D == 64 && variant >= 0 && variant < (int)(sizeof variants64 / sizeof *variants64))
         return &variants64[variant];
     return nullptr;
+}
+
+// Whether the current device runs the wgmma kernels: a compute capability 9.0 device with the
+// sm_90a machine code loaded (a build without the 90a target, or a device that JIT-compiles the
+// portable PTX, gets kernels whose body only traps). Cached per device.
+bool hopper_ready() {
+    static unsigned long long known = 0, ready = 0;
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev >= 64) return false;
+    const unsigned long long bit = 1ull << dev;
+    if (!(known & bit)) {
+        int major = 0, minor = 0;
+        cudaFuncAttributes attr;
+        bool ok = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+                  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
+                  major == 9 && minor == 0 &&
+                  cudaFuncGetAttributes(&attr, dense_kernel<W128_O>) == cudaSuccess &&
+                  attr.binaryVersion == 90 && attr.ptxVersion >= 90;
+        cudaGetLastError();  // a failed query above must not leak into the next launch check
+        if (ok) ready |= bit;
+        known |= bit;
+    }
+    return (ready & bit) != 0;
+}
+
+bool variant_usable(const Variant *var) { return var && (!var->hopper || hopper_ready()); }
+
+int default_variant(int D) {
+    for (int i = 0;; i++) {
+        const Variant *var = find_variant(D, i);
+        if (!var || variant_usable(var)) return var ? i : -1;
+    }
 }
 
 bool aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
@@ -327,6 +381,12 @@ extern "C" int vs_cuda_attention_variant_count(int D) {
                     : D == 64 ? (int)(sizeof variants64 / sizeof *variants64) : 0;
 }
 
+extern "C" int vs_cuda_attention_default_variant(int D) { return default_variant(D); }
+
+extern "C" int vs_cuda_attention_variant_usable(int D, int variant) {
+    return variant_usable(find_variant(D, variant));
+}
+
 extern "C" const char *vs_cuda_attention_variant_name(int D, int variant) {
     const Variant *var = find_variant(D, variant);
     return var ? var->name : "?";
@@ -338,6 +398,9 @@ extern "C" int vs_cuda_dense_attention_variant(int variant, const vs_bf16 *q, co
     if (check_common(q, k, v, o, H, S, D)) return -1;
     const Variant *var = find_variant(D, variant);
     if (!var) return VS_FAIL("attention: no variant %d for head dim %d", variant, D);
+    if (!variant_usable(var))
+        return VS_FAIL("attention: variant '%s' needs an sm_90 GPU and a build with the 90a target",
+                       var->name);
     if (S == 0) return 0;
     return var->dense(q, k, v, o, H, S, (cudaStream_t)stream);
 }
@@ -350,6 +413,9 @@ extern "C" int vs_cuda_sparse_attention_variant(int variant, const vs_bf16 *q, c
     if (check_common(q, k, v, o, H, S, D)) return -1;
     const Variant *var = find_variant(D, variant);
     if (!var) return VS_FAIL("attention: no variant %d for head dim %d", variant, D);
+    if (!variant_usable(var))
+        return VS_FAIL("attention: variant '%s' needs an sm_90 GPU and a build with the 90a target",
+                       var->name);
     if (C_q < 1 || C_k < 1)
         return VS_FAIL("sparse attention: C_q=%d C_k=%d (hint: at least one cluster each)", C_q, C_k);
     if (!q_offsets || !k_offsets || !mask || !workspace || ((uintptr_t)workspace & 255))
@@ -368,13 +434,13 @@ extern "C" size_t vs_cuda_sparse_attention_workspace_bytes(int H, int S, int C_q
 
 extern "C" int vs_cuda_dense_attention(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v,
                                        vs_bf16 *o, int H, int S, int D, vs_cuda_stream stream) {
-    return vs_cuda_dense_attention_variant(0, q, k, v, o, H, S, D, stream);
+    return vs_cuda_dense_attention_variant(default_variant(D), q, k, v, o, H, S, D, stream);
 }
 
 extern "C" int vs_cuda_sparse_attention(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v,
                                         vs_bf16 *o, int H, int S, int D, const int32_t *q_offsets,
                                         const int32_t *k_offsets, const uint8_t *mask, int C_q,
                                         int C_k, void *workspace, vs_cuda_stream stream) {
-    return vs_cuda_sparse_attention_variant(0, q, k, v, o, H, S, D, q_offsets, k_offsets, mask,
+    return vs_cuda_sparse_attention_variant(default_variant(D), q, k, v, o, H, S, D, q_offsets, k_offsets, mask,
                                             C_q, C_k, workspace, stream);
 }

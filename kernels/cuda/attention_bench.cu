@@ -169,5 +169,6 @@ extern "C" int vs_cuda_attention_bench_variant(int variant, int H, int S, int D,
 
 extern "C" int vs_cuda_attention_bench(int H, int S, int D, int C_q, int C_k, double keep, int reps,
                                        uint64_t seed, vs_cuda_attention_timing *out) {
-    return vs_cuda_attention_bench_variant(0, H, S, D, C_q, C_k, keep, reps, seed, out);
+    return vs_cuda_attention_bench_variant(vs_cuda_attention_default_variant(D), H, S, D, C_q, C_k,
+                                           keep, reps, seed, out);
 }

@@ -76,6 +76,7 @@ __device__ __forceinline__ float fast_exp2(float x) {
 
 template <int D_, int NWARPS_, int MT_, int BN_, int STAGES_, int MIN_BLOCKS_ = 1>
 struct Config {
+    static constexpr bool HOPPER = false;
     static constexpr int D = D_, NWARPS = NWARPS_, MT = MT_, BN = BN_, STAGES = STAGES_;
     static constexpr int MIN_BLOCKS = MIN_BLOCKS_;  // __launch_bounds__ CTAs per SM (caps registers)
     static constexpr int BM = 16 * MT * NWARPS;  // query rows per CTA

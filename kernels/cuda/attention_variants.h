@@ -7,8 +7,12 @@
 extern "C" {
 #endif
 
-// Number of configurations compiled for head dim D, and a short name for one.
+// Number of configurations compiled for head dim D, and a short name for one. A variant may be
+// compiled but not usable on the current device (the wgmma ones need sm_90a code on an sm_90
+// GPU); the public launchers use the first usable one.
 int vs_cuda_attention_variant_count(int D);
+int vs_cuda_attention_variant_usable(int D, int variant);
+int vs_cuda_attention_default_variant(int D);  // -1 for an unsupported D
 const char *vs_cuda_attention_variant_name(int D, int variant);
 
 int vs_cuda_dense_attention_variant(int variant, const vs_bf16 *q, const vs_bf16 *k,

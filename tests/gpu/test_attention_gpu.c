@@ -95,6 +95,7 @@ static void dense_case(int H, int S, int D, float scale) {
     problem_init(&p, H, S, D, scale);
     vs_dense_attention_cpu(p.vals[0], p.vals[1], p.vals[2], H, S, D, p.ref);
     for (int var = 0; var < vs_cuda_attention_variant_count(D); var++) {
+        if (!vs_cuda_attention_variant_usable(D, var)) continue;  // listed by test_variants_usable
         poison_output(&p);
         int rc = vs_cuda_dense_attention_variant(var, p.dev[0], p.dev[1], p.dev[2], p.dev[3], H, S, D, 0);
         CHECK_MSG(rc == 0, "dense launch: %s", vs_last_error());
@@ -156,6 +157,7 @@ static void sparse_case(int H, int S, int D, int C_q, int C_k, mask_mode mode, d
     snprintf(what, sizeof what, "sparse C_q=%d C_k=%d mask=%s", C_q, C_k,
              mode == MASK_ALL ? "all" : mode == MASK_NONE ? "none" : "random");
     for (int var = 0; var < vs_cuda_attention_variant_count(D); var++) {
+        if (!vs_cuda_attention_variant_usable(D, var)) continue;
         CUDA_OK(cudaMemset(ws, 0xA5, ws_bytes));  // stale plans must not leak into this run
         poison_output(&p);
         int rc = vs_cuda_sparse_attention_variant(var, p.dev[0], p.dev[1], p.dev[2], p.dev[3], H, S,
@@ -172,9 +174,35 @@ static void sparse_case(int H, int S, int D, int C_q, int C_k, mask_mode mode, d
     problem_free(&p);
 }
 
+// Which variants run here; on an sm_90 GPU with the sm_90a code built, the wgmma ones must (a
+// silent fall-back to mma.sync would leave them untested and the fast path unused).
+static void test_variants_usable(void) {
+    int dev = 0, major = 0, minor = 0;
+    CUDA_OK(cudaGetDevice(&dev));
+    CUDA_OK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    CUDA_OK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+    const int Ds[] = {128, 64};
+    for (int di = 0; di < 2; di++)
+        for (int var = 0; var < vs_cuda_attention_variant_count(Ds[di]); var++)
+            printf("  D=%d variant %d (%s): %s\n", Ds[di], var, vs_cuda_attention_variant_name(Ds[di], var),
+                   vs_cuda_attention_variant_usable(Ds[di], var) ? "usable" : "not usable on this device");
+#ifdef VS_BUILT_SM90A
+    if (major == 9 && minor == 0) {
+        CHECK_MSG(vs_cuda_attention_default_variant(128) == 0 && vs_cuda_attention_variant_usable(128, 0),
+                  "sm_90 GPU with sm_90a code: the wgmma kernels must be the default");
+        CHECK(vs_cuda_attention_default_variant(64) == 0);
+    }
+#endif
+    CHECK(vs_cuda_attention_default_variant(96) == -1);
+    CHECK(vs_cuda_attention_default_variant(128) >= 0 && vs_cuda_attention_default_variant(64) >= 0);
+}
+
 static void test_dense_shapes(void) {
     dense_case(1, 1, 64, 1.0f);
     dense_case(1, 7, 128, 1.0f);
+    dense_case(2, 255, 128, 1.0f);  // around the 128-row tiles of the wgmma kernels
+    dense_case(1, 257, 64, 1.0f);
+    dense_case(1, 3000, 128, 4.0f);  // very peaked: the max moves between key tiles
     dense_case(2, 129, 64, 1.0f);
     dense_case(1, 1000, 128, 1.0f);
     dense_case(3, 300, 128, 3.0f);  // peaked softmax: scores up to ~ +-40
@@ -193,6 +221,8 @@ static void test_sparse_shapes(void) {
     sparse_case(1, 1500, 128, 2, 40, MASK_RANDOM, 0.6, 1, 1.0f);   // large query clusters
     sparse_case(2, 2000, 64, 37, 1000, MASK_RANDOM, 0.9, 0, 1.0f); // tiny key clusters
     sparse_case(1, 2000, 128, 1500, 60, MASK_RANDOM, 0.2, 1, 1.0f); // tiny query clusters
+    sparse_case(2, 3000, 128, 19, 23, MASK_RANDOM, 0.5, 0, 1.0f);  // ~160-row clusters: 128 + tail
+    sparse_case(1, 3000, 64, 19, 23, MASK_RANDOM, 0.5, 1, 1.0f);
 }
 
 // The sparse call captured in a CUDA graph (no host sync, no allocation) gives the same output.
@@ -257,7 +287,7 @@ static void bench(void) {
         int D = Ds[di];
         int n_var = getenv("VS_ATTN_BENCH_ALL") ? vs_cuda_attention_variant_count(D) : 1;
         for (int var = 0; var < n_var; var++)
-            for (int ci = 0; ci < (var == 0 ? 2 : 1); ci++)
+            for (int ci = 0; vs_cuda_attention_variant_usable(D, var) && ci < (var == 0 ? 2 : 1); ci++)
                 for (int ki = 0; ki < 3; ki++) {
                     vs_cuda_attention_timing t;
                     int C_q = C_qs[ci], C_k = 1000;
@@ -281,6 +311,7 @@ int main(void) {
     printf("seed %llu\n", (unsigned long long)g_seed);
     RUN_TEST(test_sparse_graph_capture);  // first: the very first launch happens under capture
     RUN_TEST(test_bad_arguments);
+    RUN_TEST(test_variants_usable);
     RUN_TEST(test_dense_shapes);
     RUN_TEST(test_sparse_shapes);
     const char *b = getenv("VS_ATTN_BENCH");
