@@ -1,41 +1,52 @@
-// The Hopper (sm_90a) attention tile loop: the same contract as attention_tile in
+// The Hopper (sm_90a) attention tile loops: the same contract as attention_tile in
 // attention_core.cuh (one CTA, up to BM query rows of one head, a dense or gathered key list),
 // with the two matrix products on wgmma instead of mma.sync.
 //
-// A CTA is NWG warpgroups of 64 query rows each; all warps load the shared K/V tiles with
-// cp.async (the sparse key gather needs per-row addresses, which the bulk tensor copy cannot
-// take on sm_90), into the 128-byte-swizzled layout the tensor cores read (wgmma.cuh). Per key
-// tile each warpgroup computes S = Q K^T (64 x BN, both operands in shared memory), the online
-// softmax in registers exactly as the mma.sync kernel does (the accumulator layouts coincide),
-// packs P to bf16 in registers and accumulates O += P V with P as a register operand.
+// Query rows are split over consumer warpgroups of 64 rows. K/V tiles of BN rows are loaded
+// with cp.async (the sparse key gather needs per-row addresses, which the bulk tensor copy
+// cannot take on sm_90) into the 128-byte-swizzled layout the tensor cores read (wgmma.cuh).
+// Per key tile each consumer computes S = Q K^T (64 x BN, both operands in shared memory), the
+// online softmax in registers exactly as the mma.sync kernel does (the accumulator layouts
+// coincide), packs P to bf16 in registers and accumulates O += P V with P as a register operand.
 //
-// OVERLAP (FA3's intra-warpgroup pipelining): the warpgroup issues S for tile t + 1 and P V for
-// tile t back to back, then runs the softmax of tile t + 1 while P V runs on the tensor cores;
-// the O rescale waits for P V. This needs the K/V of tiles t and t + 1 resident at once, so the
-// ring holds three tiles. Without OVERLAP a tile's softmax leaves the tensor cores idle unless
-// the other warpgroup happens to be multiplying.
+// Two schedules:
+//   PLAIN: every warp is a consumer and also loads; one CTA barrier per key tile. Both
+//     warpgroups then multiply and run their softmax at the same time, so the tensor cores
+//     idle during the softmax (~40% of a tile's time at D = 128).
+//   PINGPONG (FA3-style warp specialisation): a producer warpgroup loads, handing stages to two
+//     consumer warpgroups through mbarriers (full / empty per stage), so no CTA barrier couples
+//     the consumers. A baton (two named barriers) makes them issue their S = Q K^T in turn, which
+//     keeps them half a tile apart: one warpgroup's softmax runs while the other's products run.
+//     setmaxnreg moves registers from the producer (few live values) to the consumers.
 #pragma once
 #include "kernels/cuda/attention_core.cuh"
 #include "kernels/cuda/wgmma.cuh"
 
 namespace vs_attn {
 
-template <int D_, int NWG_, int BN_, int STAGES_, bool OVERLAP_, int MIN_BLOCKS_ = 1>
+enum class Schedule { PLAIN, PINGPONG };
+
+template <int D_, int NWG_, int BN_, int STAGES_, Schedule SCHEDULE_, int MIN_BLOCKS_ = 1>
 struct HopperConfig {
-    static constexpr bool HOPPER = true, OVERLAP = OVERLAP_;
+    static constexpr bool HOPPER = true;
+    static constexpr Schedule SCHEDULE = SCHEDULE_;
     static constexpr int D = D_, NWG = NWG_, BN = BN_, STAGES = STAGES_;
     static constexpr int MIN_BLOCKS = MIN_BLOCKS_;
-    static constexpr int BM = 64 * NWG, NWARPS = 4 * NWG, THREADS = 128 * NWG;
+    static constexpr bool PINGPONG = SCHEDULE_ == Schedule::PINGPONG;
+    static constexpr int BM = 64 * NWG;                      // NWG consumer warpgroups
+    static constexpr int THREADS = 128 * (NWG + PINGPONG);   // + the producer warpgroup
+    static constexpr int LOAD_WARPS = PINGPONG ? 4 : 4 * NWG;
     static constexpr int CHUNKS = D / 8;
-    static constexpr int ROWS_PER_WARP = BN / NWARPS;  // K/V rows each warp loads per tile
+    static constexpr int ROWS_PER_WARP = BN / LOAD_WARPS;  // K/V rows each loading warp copies
     static constexpr int LANES_PER_ROW = CHUNKS < 32 ? CHUNKS : 32;
     static constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
-    static constexpr int SMEM_BYTES = 1024 + Q_BYTES + STAGES * 2 * KV_BYTES;  // + alignment slack
+    // + 1024 alignment slack for the swizzle atoms, + the mbarriers (full, empty per stage)
+    static constexpr int SMEM_BYTES = 1024 + Q_BYTES + STAGES * 2 * KV_BYTES + 16 * STAGES;
     static_assert(D == 64 || D == 128, "head dim 64 or 128");
     static_assert(BN == 64 || BN == 128, "key tile is a wgmma N: 64 or 128");
-    static_assert(ROWS_PER_WARP >= 1 && ROWS_PER_WARP <= 32 && BN % NWARPS == 0, "K/V rows per warp");
+    static_assert(ROWS_PER_WARP >= 1 && ROWS_PER_WARP <= 32 && BN % LOAD_WARPS == 0, "K/V rows per warp");
     static_assert((ROWS_PER_WARP * CHUNKS) % 32 == 0, "whole warp passes over K/V rows");
-    static_assert(!OVERLAP || STAGES >= 3, "overlap keeps two tiles resident while a third loads");
+    static_assert(!PINGPONG || NWG == 2, "the baton passes between two consumer warpgroups");
     static_assert(SMEM_BYTES <= 227 * 1024, "shared memory per CTA");
 };
 
@@ -45,41 +56,75 @@ __device__ __forceinline__ uint32_t hswz(int r, int c) {
     return (uint32_t)((c >> 3) * (R * 128) + r * 128 + (((c & 7) ^ (r & 7)) << 4));
 }
 
-template <class C, bool SPARSE>
-__device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__restrict__ q,
-                                                     const __nv_bfloat16 *__restrict__ k,
-                                                     const __nv_bfloat16 *__restrict__ v,
-                                                     __nv_bfloat16 *__restrict__ o, int q_row0,
-                                                     int q_len, int n_keys,
-                                                     const int2 *__restrict__ list, int list_len,
-                                                     float scale_log2) {
 #ifdef VS_WGMMA
-    constexpr int D = C::D, BN = C::BN, BM = C::BM, STAGES = C::STAGES, CH = C::CHUNKS;
-    constexpr int RW = C::ROWS_PER_WARP;
-    constexpr int SREGS = Wgmma<BN>::REGS, OREGS = Wgmma<D>::REGS;
-    extern __shared__ unsigned char smem_raw[];
-    const uint32_t sq = (smem_u32(smem_raw) + 1023u) & ~1023u;  // swizzle atoms: 1024-aligned
-    const uint32_t skv = sq + C::Q_BYTES;                       // [STAGES][K, V][BN x D]
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int wg = warp >> 2, wq = warp & 3;  // warpgroup, warp within it
 
-    for (int idx = tid; idx < BM * CH; idx += C::THREADS) {
-        const int r = idx / CH, c = idx % CH;
-        const bool ok = r < q_len;
-        const __nv_bfloat16 *src = q + (size_t)(ok ? q_row0 + r : q_row0) * D + c * 8;
-        cp_async16(sq + hswz<BM>(r, c), src, ok ? 16 : 0);
+__device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, int parity) {
+    asm volatile(
+        "{\n.reg .pred done;\nWAIT:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra WAIT;\n}\n" ::"r"(bar),
+        "r"(parity)
+        : "memory");
+}
+// Named barriers among the 256 consumer threads (id 0 is __syncthreads).
+__device__ __forceinline__ void named_sync(int id) {
+    asm volatile("bar.sync %0, 256;\n" ::"r"(id) : "memory");
+}
+__device__ __forceinline__ void named_arrive(int id) {
+    asm volatile("bar.arrive %0, 256;\n" ::"r"(id) : "memory");
+}
+
+// The state and steps of one CTA's tile, shared by both schedules.
+template <class C, bool SPARSE>
+struct HopperTile {
+    static constexpr int D = C::D, BN = C::BN, BM = C::BM, CH = C::CHUNKS, RW = C::ROWS_PER_WARP;
+    static constexpr int SREGS = Wgmma<BN>::REGS, OREGS = Wgmma<D>::REGS;
+
+    uint32_t sq, skv;  // shared: Q [BM x D], then [STAGES][K, V][BN x D]
+    int n_keys;
+    // loader: key-row mapping for the sparse gather (see attention_tile)
+    const int2 *list;
+    int list_len, cursor;
+    int2 win;
+    // consumer: this warpgroup's 64 rows
+    float acc[OREGS], s[SREGS];
+    float row_max[2], row_sum[2];
+    uint32_t p[BN / 16][4];
+
+    __device__ __forceinline__ uint32_t k_stage(int stage) const {
+        return skv + (uint32_t)(stage * 2 * C::KV_BYTES);
     }
-    cp_async_commit();
 
-    const int n_tiles = (n_keys + BN - 1) / BN;
-    int cursor = 0;  // sparse key-row mapping, as in attention_tile
-    int2 win = make_int2(0x7fffffff, 0);
-    if (SPARSE) win = lane < list_len ? list[lane] : make_int2(0x7fffffff, 0);
+    // cp.async of this thread's part of the Q tile (rows past q_len are zeros); `tid` and
+    // `threads` number the threads that share the copy.
+    __device__ __forceinline__ void load_q(const __nv_bfloat16 *q, int q_row0, int q_len, int tid,
+                                           int threads) {
+        for (int idx = tid; idx < BM * CH; idx += threads) {
+            const int r = idx / CH, c = idx % CH;
+            const bool ok = r < q_len;
+            const __nv_bfloat16 *src = q + (size_t)(ok ? q_row0 + r : q_row0) * D + c * 8;
+            cp_async16(sq + hswz<BM>(r, c), src, ok ? 16 : 0);
+        }
+    }
 
-    auto load_tile = [&](int t) {
+    __device__ __forceinline__ void init_loader(const int2 *list_, int list_len_, int lane) {
+        list = list_, list_len = list_len_, cursor = 0;
+        win = make_int2(0x7fffffff, 0);
+        if (SPARSE) win = lane < list_len ? list[lane] : make_int2(0x7fffffff, 0);
+    }
+
+    // cp.async of loading warp `warp`'s RW rows of key tile t into `stage`.
+    __device__ __forceinline__ void load_tile(const __nv_bfloat16 *k, const __nv_bfloat16 *v, int t,
+                                              int stage, int warp, int lane) {
         const int p0 = t * BN + warp * RW;
-        const int p = p0 + (lane < RW ? lane : RW - 1);
-        int row = p;
+        const int pos = p0 + (lane < RW ? lane : RW - 1);
+        int row = pos;
         if (SPARSE) {
             const int p_last = p0 + RW - 1;
             while (p_last >= __shfl_sync(0xffffffffu, win.x, 31)) {
@@ -90,19 +135,18 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
 #pragma unroll
             for (int step = 16; step >= 1; step >>= 1) {
                 const int e = __shfl_sync(0xffffffffu, win.x, kk + step - 1);
-                if (e <= p) kk += step;
+                if (e <= pos) kk += step;
             }
-            row = p + __shfl_sync(0xffffffffu, win.y, kk);
+            row = pos + __shfl_sync(0xffffffffu, win.y, kk);
             cursor += __shfl_sync(0xffffffffu, kk, RW - 1);
             win = cursor + lane < list_len ? list[cursor + lane] : make_int2(0x7fffffff, 0);
         }
-        const uint32_t sk = skv + (uint32_t)((t % STAGES) * 2 * C::KV_BYTES);
-        const uint32_t sv = sk + C::KV_BYTES;
+        const uint32_t sk = k_stage(stage), sv = sk + C::KV_BYTES;
         constexpr int LPR = C::LANES_PER_ROW, RPP = 32 / LPR;
 #pragma unroll
         for (int pass = 0; pass < RW / RPP; pass++) {
             const int rl = pass * RPP + lane / LPR, c = lane % LPR;
-            const int prow = __shfl_sync(0xffffffffu, row, rl);
+            const int prow = SPARSE ? __shfl_sync(0xffffffffu, row, rl) : p0 + rl;
             const bool ok = p0 + rl < n_keys;
             const size_t goff = (size_t)(ok ? prow : 0) * D + c * 8;
             const int r = warp * RW + rl;
@@ -112,37 +156,38 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
                 cp_async16(sv + hswz<BN>(r, c + cc * LPR), v + goff + cc * LPR * 8, ok ? 16 : 0);
             }
         }
-    };
+    }
 
-    float acc[OREGS], s[SREGS];
-    float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
-    uint32_t p[BN / 16][4];
+    __device__ __forceinline__ void init_consumer() {
 #pragma unroll
-    for (int i = 0; i < OREGS; i++) acc[i] = 0.f;
+        for (int i = 0; i < OREGS; i++) acc[i] = 0.f;
 #pragma unroll
-    for (int i = 0; i < SREGS; i++) s[i] = 0.f;
-    const bool active = q_len > wg * 64;  // warpgroup-uniform: an empty half of the tile only loads
+        for (int i = 0; i < SREGS; i++) s[i] = 0.f;
+        row_max[0] = row_max[1] = -INFINITY;
+        row_sum[0] = row_sum[1] = 0.f;
+    }
 
-    // S = Q K^T for the key tile in stage `stage` (issue only; the caller commits and waits).
-    auto issue_qk = [&](int stage) {
-        const uint32_t sk = skv + (uint32_t)(stage * 2 * C::KV_BYTES);
+    // S = Q K^T for consumer warpgroup `wg` and the key tile in `stage` (issue only).
+    __device__ __forceinline__ void issue_qk(int stage, int wg) {
+        const uint32_t sk = k_stage(stage);
 #pragma unroll
         for (int kk = 0; kk < D / 16; kk++) {
             const uint64_t da = wgmma_desc(sq + (kk >> 2) * (BM * 128) + wg * 64 * 128 + (kk & 3) * 32, 16, 1024);
             const uint64_t db = wgmma_desc(sk + (kk >> 2) * (BN * 128) + (kk & 3) * 32, 16, 1024);
             Wgmma<BN>::ss(s, da, db, kk > 0);
         }
-    };
-    // O += P V for the value tile in stage `stage`.
-    auto issue_pv = [&](int stage) {
-        const uint32_t sv = skv + (uint32_t)(stage * 2 * C::KV_BYTES) + C::KV_BYTES;
+    }
+    // O += P V for the value tile in `stage` (issue only).
+    __device__ __forceinline__ void issue_pv(int stage) {
+        const uint32_t sv = k_stage(stage) + C::KV_BYTES;
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++)
             Wgmma<D>::rs(acc, p[kk], wgmma_desc(sv + kk * 16 * 128, BN * 128, 1024), 1);
-    };
-    // Masks key positions past n_keys, updates the running max, turns s into exp2 weights and
-    // adds them to the running sums; returns the factors the old O rows must be scaled by.
-    auto softmax = [&](int t, float (&alpha)[2]) {
+    }
+
+    // Masks key positions past n_keys, updates the running max and sums, rescales O and packs
+    // the exp2 weights into P's register fragments.
+    __device__ __forceinline__ void softmax(int t, float scale_log2, int lane) {
         if ((t + 1) * BN > n_keys) {
 #pragma unroll
             for (int j = 0; j < BN / 8; j++) {
@@ -151,6 +196,7 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
                 if (col + 1 >= n_keys) s[4 * j + 1] = s[4 * j + 3] = -INFINITY;
             }
         }
+        float alpha[2];
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             float mx = -INFINITY;
@@ -172,8 +218,6 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
             }
             row_sum[h] = row_sum[h] * alpha[h] + sum;
         }
-    };
-    auto rescale_and_pack = [&](const float (&alpha)[2]) {
 #pragma unroll
         for (int j = 0; j < D / 8; j++) {
             acc[4 * j] *= alpha[0], acc[4 * j + 1] *= alpha[0];
@@ -186,107 +230,138 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
             p[kk][2] = pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
             p[kk][3] = pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
         }
-    };
-    // Waits for this thread's cp.async groups but the newest `pending`, publishes them to the
-    // tensor cores and to the other threads.
-    auto tiles_landed = [&](auto pending) {
-        cp_async_wait<decltype(pending)::value>();
-        fence_async_shared();
-        __syncthreads();
-    };
+    }
 
-    if (!C::OVERLAP) {
+    // One key tile for this consumer warpgroup, S and P V each waited for (no overlap within
+    // the warpgroup). `between` runs after S is issued (the baton of the pingpong schedule).
+    template <class Between>
+    __device__ __forceinline__ void consume(int t, int stage, int wg, float scale_log2, int lane,
+                                            Between between) {
+        wgmma_fence();
+        issue_qk(stage, wg);
+        wgmma_commit();
+        between();
+        wgmma_wait<0>();
+        wgmma_hold(s);
+        softmax(t, scale_log2, lane);
+        wgmma_fence();
+        issue_pv(stage);
+        wgmma_commit();
+        wgmma_wait<0>();
+        wgmma_hold(acc);
+    }
+
+    __device__ __forceinline__ void store(__nv_bfloat16 *o, int q_row0, int q_len, int wg, int wq,
+                                          int lane) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            float l = row_sum[h];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            const float inv = l > 0.f ? 1.f / l : 0.f;  // a row with no key gets zeros
+            const int r = wg * 64 + wq * 16 + (lane >> 2) + h * 8;
+            if (r < q_len) {
+                __nv_bfloat16 *dst = o + (size_t)(q_row0 + r) * D + (lane & 3) * 2;
+#pragma unroll
+                for (int j = 0; j < D / 8; j++)
+                    *reinterpret_cast<__nv_bfloat162 *>(dst + j * 8) =
+                        __floats2bfloat162_rn(acc[4 * j + 2 * h] * inv, acc[4 * j + 2 * h + 1] * inv);
+            }
+        }
+    }
+};
+
+#endif  // VS_WGMMA
+
+template <class C, bool SPARSE>
+__device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__restrict__ q,
+                                                     const __nv_bfloat16 *__restrict__ k,
+                                                     const __nv_bfloat16 *__restrict__ v,
+                                                     __nv_bfloat16 *__restrict__ o, int q_row0,
+                                                     int q_len, int n_keys,
+                                                     const int2 *__restrict__ list, int list_len,
+                                                     float scale_log2) {
+#ifdef VS_WGMMA
+    constexpr int STAGES = C::STAGES;
+    extern __shared__ unsigned char smem_raw[];
+    HopperTile<C, SPARSE> T;
+    T.sq = (smem_u32(smem_raw) + 1023u) & ~1023u;  // swizzle atoms: 1024-aligned
+    T.skv = T.sq + C::Q_BYTES;
+    T.n_keys = n_keys;
+    const uint32_t full = T.skv + STAGES * 2 * C::KV_BYTES, empty = full + 8 * STAGES;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int n_tiles = (n_keys + C::BN - 1) / C::BN;
+
+    if constexpr (!C::PINGPONG) {
+        const int wg = warp >> 2;
+        const bool active = q_len > wg * 64;  // warpgroup-uniform: an empty half only loads
+        T.load_q(q, q_row0, q_len, tid, C::THREADS);
+        cp_async_commit();
+        T.init_loader(list, list_len, lane);
+        T.init_consumer();
 #pragma unroll 1
-        for (int s0 = 0; s0 < STAGES - 1; s0++) {
-            if (s0 < n_tiles) load_tile(s0);
+        for (int t = 0; t < STAGES - 1; t++) {
+            if (t < n_tiles) T.load_tile(k, v, t, t, warp, lane);
             cp_async_commit();
         }
 #pragma unroll 1
         for (int t = 0; t < n_tiles; t++) {
-            tiles_landed(std::integral_constant<int, STAGES - 2>{});
-            if (t + STAGES - 1 < n_tiles) load_tile(t + STAGES - 1);
+            cp_async_wait<STAGES - 2>();
+            fence_async_shared();  // cp.async data -> the tensor cores' proxy
+            __syncthreads();
+            if (t + STAGES - 1 < n_tiles) T.load_tile(k, v, t + STAGES - 1, (t + STAGES - 1) % STAGES, warp, lane);
             cp_async_commit();
-            if (!active) continue;
-            wgmma_fence();
-            issue_qk(t % STAGES);
-            wgmma_commit();
-            wgmma_wait<0>();
-            wgmma_hold(s);
-            float alpha[2];
-            softmax(t, alpha);
-            rescale_and_pack(alpha);
-            wgmma_fence();
-            issue_pv(t % STAGES);
-            wgmma_commit();
-            wgmma_wait<0>();
-            wgmma_hold(acc);
+            if (active) T.consume(t, t % STAGES, wg, scale_log2, lane, [] {});
         }
-    } else if (n_tiles > 0) {
-        // Tiles t and t + 1 resident while t + 2 loads: stage t % STAGES, ring of >= 3.
-        load_tile(0);
-        cp_async_commit();
-        if (n_tiles > 1) load_tile(1);
-        cp_async_commit();
-        tiles_landed(std::integral_constant<int, 1>{});  // Q and tile 0
-        if (active) {
-            wgmma_fence();
-            issue_qk(0);
-            wgmma_commit();
-            wgmma_wait<0>();
-            wgmma_hold(s);
-            float alpha[2];
-            softmax(0, alpha);
-            rescale_and_pack(alpha);
-        }
-        // Every iteration but the last has a next tile: no branch between the wgmmas (a
-        // divergent path around them makes ptxas serialise them).
+        cp_async_wait<0>();
+        if (active) T.store(o, q_row0, q_len, wg, warp & 3, lane);
+    } else {
+        if (tid == 0)
+            for (int st = 0; st < STAGES; st++) {
+                mbar_init(full + 8 * st, 128);  // every producer thread, once its copies landed
+                mbar_init(empty + 8 * st, 256);  // every consumer thread, once done reading
+            }
+        __syncthreads();
+        if (warp < 4) {  // producer warpgroup
+            asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n");
+            T.load_q(q, q_row0, q_len, tid, 128);
+            cp_async_commit();
+            T.init_loader(list, list_len, lane);
+            // One tile in flight: the consumers still hold up to STAGES - 1 landed tiles.
 #pragma unroll 1
-        for (int t = 0; t + 1 < n_tiles; t++) {
-            tiles_landed(std::integral_constant<int, 0>{});  // tile t + 1; t + 2 is not issued yet
-            if (t + 2 < n_tiles) load_tile(t + 2);  // overwrites tile t - 1: its P V has finished
-            cp_async_commit();
-            if (!active) continue;
-            wgmma_fence();
-            issue_qk((t + 1) % STAGES);
-            wgmma_commit();
-            issue_pv(t % STAGES);
-            wgmma_commit();
-            wgmma_wait<1>();  // S of tile t + 1 is in; P V of tile t may still run
-            wgmma_hold(s);
-            float alpha[2];
-            softmax(t + 1, alpha);
-            wgmma_wait<0>();  // P V done: acc settled, p reusable
-            wgmma_hold(acc);
-            rescale_and_pack(alpha);
-        }
-        if (active) {  // the last tile landed at the top of the last iteration (or the prologue)
-            wgmma_fence();
-            issue_pv((n_tiles - 1) % STAGES);
-            wgmma_commit();
-            wgmma_wait<0>();
-            wgmma_hold(acc);
-        }
-    }
-    cp_async_wait<0>();
-
-    if (!active) return;
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        float l = row_sum[h];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
-        const float inv = l > 0.f ? 1.f / l : 0.f;
-        const int r = wg * 64 + wq * 16 + (lane >> 2) + h * 8;
-        if (r < q_len) {
-            __nv_bfloat16 *dst = o + (size_t)(q_row0 + r) * D + (lane & 3) * 2;
-#pragma unroll
-            for (int j = 0; j < D / 8; j++)
-                *reinterpret_cast<__nv_bfloat162 *>(dst + j * 8) =
-                    __floats2bfloat162_rn(acc[4 * j + 2 * h] * inv, acc[4 * j + 2 * h + 1] * inv);
+            for (int t = 0; t < n_tiles; t++) {
+                const int st = t % STAGES, use = t / STAGES;
+                if (use > 0) mbar_wait(empty + 8 * st, (use - 1) & 1);
+                T.load_tile(k, v, t, st, warp, lane);
+                cp_async_commit();
+                cp_async_wait<0>();  // tile t (and Q before the first) landed
+                fence_async_shared();
+                mbar_arrive(full + 8 * st);
+            }
+            cp_async_wait<0>();
+        } else {  // consumer warpgroups 0 and 1: rows 64 wg .. 64 wg + 63
+            asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n");
+            const int wg = (warp >> 2) - 1;
+            const bool active = q_len > wg * 64;
+            T.init_consumer();
+            // Baton: named barrier 1 + wg is this warpgroup's turn to issue S = Q K^T. Group 1
+            // hands group 0 the first turn; each passes it on after issuing.
+            if (wg == 1) named_arrive(1);
+#pragma unroll 1
+            for (int t = 0; t < n_tiles; t++) {
+                const int st = t % STAGES;
+                mbar_wait(full + 8 * st, (t / STAGES) & 1);
+                named_sync(1 + wg);
+                if (active) T.consume(t, st, wg, scale_log2, lane, [&] { named_arrive(2 - wg); });
+                else named_arrive(2 - wg);
+                mbar_arrive(empty + 8 * st);
+            }
+            if (wg == 0) named_sync(1);  // group 1's last hand-over (its first with no tiles)
+            if (active) T.store(o, q_row0, q_len, wg, warp & 3, lane);
         }
     }
 #else
-    __trap();  // built without sm_90a: the launcher never selects this kernel (vs_attn_hopper_ready)
+    __trap();  // built without sm_90a: the launcher never selects this kernel (hopper_ready)
 #endif
 }
 
