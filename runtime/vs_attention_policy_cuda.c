@@ -16,6 +16,7 @@
 // permutation (there and back) and the attention kernel; a dense call is one attention span.
 #include "runtime/vs_attention_policy_cuda.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,6 +188,16 @@ void vs_attention_policy_run_tokens_cuda(vs_attention_policy *p, int layer, int 
     VS_ASSERT(D == 64 || D == 128,
               "the GPU attention kernels (flash, SVG2) take head_dim 64 or 128; use a Wan config "
               "or run without an attention hook (the model's dense fallback takes any head_dim)");
+    if (vs_attention_policy_is_dense(p, layer)) {  // the flash kernel reads [n, H, D] in place
+        const vs_attention_layout tokens = {(size_t)D, H * D};
+        vs_cuda_prof_begin(VS_PROF_ATTENTION);
+        VS_TRY(vs_cuda_attention(q->data, k->data, v->data, out->data, H, (int)n, (int)n, D, tokens,
+                                 tokens, tokens, (float)(1.0 / sqrt((double)D)),
+                                 (vs_cuda_stream)vs_cuda_ops_stream()),
+               "the dense attention kernel refused these shapes");
+        vs_cuda_prof_end();
+        return;
+    }
     cuda_state *s = state_of(p);
     scratch(&s->qh, H, n, D);
     scratch(&s->kh, H, n, D);

@@ -158,20 +158,28 @@ __global__ void __launch_bounds__(PLAN_THREADS)
     }
 }
 
+// Head strides and row strides (elements) of q, k / v and o for the dense kernel.
+struct DenseLayout {
+    size_t q_head, kv_head, o_head;
+    int ld_q, ld_kv, ld_o;
+};
+
 template <class C>
 __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
     dense_kernel(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
-                 const __nv_bfloat16 *__restrict__ v, __nv_bfloat16 *__restrict__ o, int S,
-                 float scale_log2) {
-    const size_t head = (size_t)blockIdx.y * S * C::D;
+                 const __nv_bfloat16 *__restrict__ v, __nv_bfloat16 *__restrict__ o, int Lq,
+                 int Lk, DenseLayout L, float scale_log2) {
+    const size_t h = blockIdx.y;
     const int q0 = blockIdx.x * C::BM;
-    const int q_len = min(C::BM, S - q0);
+    const int q_len = min(C::BM, Lq - q0);
     if constexpr (C::HOPPER)
-        attention_tile_wgmma<C, false>(q + head, k + head, v + head, o + head, q0, q_len, S,
-                                       nullptr, 0, scale_log2);
+        attention_tile_wgmma<C, false>(q + h * L.q_head, k + h * L.kv_head, v + h * L.kv_head,
+                                       o + h * L.o_head, q0, q_len, Lk, nullptr, 0, scale_log2,
+                                       L.ld_q, L.ld_kv, L.ld_o);
     else
-        attention_tile<C, false>(q + head, k + head, v + head, o + head, q0, q_len, S, nullptr, 0,
-                                 scale_log2);
+        attention_tile<C, false>(q + h * L.q_head, k + h * L.kv_head, v + h * L.kv_head,
+                                 o + h * L.o_head, q0, q_len, Lk, nullptr, 0, scale_log2, L.ld_q,
+                                 L.ld_kv, L.ld_o);
 }
 
 template <class C>
@@ -194,10 +202,10 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
     const int2 inf = info[hi];
     if constexpr (C::HOPPER)
         attention_tile_wgmma<C, true>(q + head, k + head, v + head, o + head, q0, q_len, inf.y,
-                                      lists + hi * C_k, inf.x, scale_log2);
+                                      lists + hi * C_k, inf.x, scale_log2, C::D, C::D, C::D);
     else
         attention_tile<C, true>(q + head, k + head, v + head, o + head, q0, q_len, inf.y,
-                                lists + hi * C_k, inf.x, scale_log2);
+                                lists + hi * C_k, inf.x, scale_log2, C::D, C::D, C::D);
 }
 
 int cuda_fail(cudaError_t e, const char *what) {
@@ -224,14 +232,14 @@ int smem_opt_in(Kernel kernel, int bytes, unsigned long long *done_mask) {
 float scale_log2_for(int D) { return (float)(1.4426950408889634 / sqrt((double)D)); }
 
 template <class C>
-int launch_dense(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *o, int H, int S,
-                 cudaStream_t stream) {
+int launch_dense(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *o, int H, int Lq,
+                 int Lk, const DenseLayout &layout, float scale_log2, cudaStream_t stream) {
     static unsigned long long opted = 0;
     if (smem_opt_in(dense_kernel<C>, C::SMEM_BYTES, &opted)) return -1;
-    dim3 grid((unsigned)((S + C::BM - 1) / C::BM), (unsigned)H);
+    dim3 grid((unsigned)((Lq + C::BM - 1) / C::BM), (unsigned)H);
     dense_kernel<C><<<grid, C::THREADS, C::SMEM_BYTES, stream>>>(
         (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k, (const __nv_bfloat16 *)v,
-        (__nv_bfloat16 *)o, S, scale_log2_for(C::D));
+        (__nv_bfloat16 *)o, Lq, Lk, layout, scale_log2);
     cudaError_t e = cudaGetLastError();
     return e == cudaSuccess ? 0 : cuda_fail(e, "dense attention kernel launch");
 }
@@ -297,7 +305,8 @@ using W64_T = HopperConfig<64, 1, 64, 2, Schedule::PLAIN, 2>;
 struct Variant {
     const char *name;
     bool hopper;  // wgmma kernels: usable only where the sm_90a code is loaded
-    int (*dense)(const vs_bf16 *, const vs_bf16 *, const vs_bf16 *, vs_bf16 *, int, int, cudaStream_t);
+    int (*dense)(const vs_bf16 *, const vs_bf16 *, const vs_bf16 *, vs_bf16 *, int, int, int,
+                 const DenseLayout &, float, cudaStream_t);
     int (*sparse)(const vs_bf16 *, const vs_bf16 *, const vs_bf16 *, vs_bf16 *, int, int,
                   const int32_t *, const int32_t *, const uint8_t *, int, int, void *, cudaStream_t);
 };
@@ -372,6 +381,8 @@ int check_common(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *
     return 0;
 }
 
+bool layout_ok(vs_attention_layout l) { return l.row >= 0 && l.row % 8 == 0 && l.head % 8 == 0; }
+
 }  // namespace
 
 extern "C" int vs_cuda_attention_variant_count(int D) {
@@ -390,17 +401,45 @@ extern "C" const char *vs_cuda_attention_variant_name(int D, int variant) {
     return var ? var->name : "?";
 }
 
-extern "C" int vs_cuda_dense_attention_variant(int variant, const vs_bf16 *q, const vs_bf16 *k,
-                                               const vs_bf16 *v, vs_bf16 *o, int H, int S, int D,
-                                               vs_cuda_stream stream) {
-    if (check_common(q, k, v, o, H, S, D)) return -1;
+
+extern "C" int vs_cuda_attention_variant(int variant, const vs_bf16 *q, const vs_bf16 *k,
+                                         const vs_bf16 *v, vs_bf16 *o, int H, int Lq, int Lk, int D,
+                                         vs_attention_layout q_layout, vs_attention_layout kv_layout,
+                                         vs_attention_layout o_layout, float scale,
+                                         vs_cuda_stream stream) {
+    if (check_common(q, k, v, o, H, Lq, D)) return -1;
+    if (Lk < 0) return VS_FAIL("attention: bad key count Lk=%d (hint: Lk >= 0)", Lk);
+    if (!layout_ok(q_layout) || !layout_ok(kv_layout) || !layout_ok(o_layout))
+        return VS_FAIL("attention: head and row strides must be multiples of 8 elements (16-byte "
+                       "rows for the asynchronous copies)");
+    if (!(scale > 0.f) || !isfinite(scale))
+        return VS_FAIL("attention: softmax scale %g (hint: 1/sqrt(head_dim))", (double)scale);
     const Variant *var = find_variant(D, variant);
     if (!var) return VS_FAIL("attention: no variant %d for head dim %d", variant, D);
     if (!variant_usable(var))
         return VS_FAIL("attention: variant '%s' needs an sm_90 GPU and a build with the 90a target",
                        var->name);
-    if (S == 0) return 0;
-    return var->dense(q, k, v, o, H, S, (cudaStream_t)stream);
+    if (Lq == 0) return 0;
+    const DenseLayout L = {q_layout.head, kv_layout.head, o_layout.head,
+                           q_layout.row, kv_layout.row, o_layout.row};
+    return var->dense(q, k, v, o, H, Lq, Lk, L, (float)(scale * 1.4426950408889634),
+                      (cudaStream_t)stream);
+}
+
+extern "C" int vs_cuda_attention(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *o,
+                                 int H, int Lq, int Lk, int D, vs_attention_layout q_layout,
+                                 vs_attention_layout kv_layout, vs_attention_layout o_layout,
+                                 float scale, vs_cuda_stream stream) {
+    return vs_cuda_attention_variant(default_variant(D), q, k, v, o, H, Lq, Lk, D, q_layout,
+                                     kv_layout, o_layout, scale, stream);
+}
+
+extern "C" int vs_cuda_dense_attention_variant(int variant, const vs_bf16 *q, const vs_bf16 *k,
+                                               const vs_bf16 *v, vs_bf16 *o, int H, int S, int D,
+                                               vs_cuda_stream stream) {
+    const vs_attention_layout heads = {(size_t)S * D, D};
+    return vs_cuda_attention_variant(variant, q, k, v, o, H, S, S, D, heads, heads, heads,
+                                     (float)(1.0 / sqrt((double)D)), stream);
 }
 
 extern "C" int vs_cuda_sparse_attention_variant(int variant, const vs_bf16 *q, const vs_bf16 *k,

@@ -16,6 +16,22 @@ extern "C" {
 
 typedef struct CUstream_st *vs_cuda_stream;
 
+// Where element (head h, row i, column c) of a tensor lies: h * head + i * row + c elements from
+// its base. Contiguous [H, L, D]: {L * D, D}; token-major [L, H, D]: {D, H * D}. Both strides
+// are multiples of 8 (16-byte rows).
+typedef struct {
+    size_t head;
+    int row;
+} vs_attention_layout;
+
+// o = softmax(q k^T * scale) v per head for Lq query rows and Lk key rows (Lk != Lq for
+// cross-attention; Lk == 0 gives zeros), each tensor in its own layout, so the model's
+// token-major activations need no transposition.
+int vs_cuda_attention(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *o, int H,
+                      int Lq, int Lk, int D, vs_attention_layout q_layout,
+                      vs_attention_layout kv_layout, vs_attention_layout o_layout, float scale,
+                      vs_cuda_stream stream);
+
 // o = softmax(q k^T / sqrt(D)) v per head. q, k, v, o: device [H, S, D] bf16.
 int vs_cuda_dense_attention(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v,
                             vs_bf16 *o, int H, int S, int D, vs_cuda_stream stream);

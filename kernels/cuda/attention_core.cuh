@@ -98,7 +98,8 @@ __device__ __forceinline__ int swz(int r, int c) {
 }
 
 // One query tile: rows q_row0 .. q_row0 + q_len - 1 of head-base pointers q/o, against the
-// key rows described by (n_keys, list). SPARSE == false: key position p is row p.
+// key rows described by (n_keys, list). SPARSE == false: key position p is row p. Row i of q,
+// k/v and o starts i * ld_q, i * ld_kv, i * ld_o elements after the head base (multiples of 8).
 template <class C, bool SPARSE>
 __device__ __forceinline__ void attention_tile(const __nv_bfloat16 *__restrict__ q,
                                                const __nv_bfloat16 *__restrict__ k,
@@ -106,7 +107,7 @@ __device__ __forceinline__ void attention_tile(const __nv_bfloat16 *__restrict__
                                                __nv_bfloat16 *__restrict__ o, int q_row0,
                                                int q_len, int n_keys,
                                                const int2 *__restrict__ list, int list_len,
-                                               float scale_log2) {
+                                               float scale_log2, int ld_q, int ld_kv, int ld_o) {
     constexpr int D = C::D, BN = C::BN, MT = C::MT, STAGES = C::STAGES, CH = C::CHUNKS;
     constexpr int RW = C::ROWS_PER_WARP;
     extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -118,7 +119,7 @@ __device__ __forceinline__ void attention_tile(const __nv_bfloat16 *__restrict__
     for (int idx = tid; idx < C::BM * CH; idx += C::THREADS) {
         int r = idx / CH, c = idx % CH;
         bool ok = r < q_len;
-        const __nv_bfloat16 *src = q + (size_t)(ok ? q_row0 + r : q_row0) * D + c * 8;
+        const __nv_bfloat16 *src = q + (size_t)(ok ? q_row0 + r : q_row0) * ld_q + c * 8;
         cp_async16(smem_u32(sq + swz<D>(r, c)), src, ok ? 16 : 0);
     }
     cp_async_commit();
@@ -165,7 +166,7 @@ __device__ __forceinline__ void attention_tile(const __nv_bfloat16 *__restrict__
             int c = lane % LPR;
             int prow = __shfl_sync(0xffffffffu, row, rl);
             bool ok = p0 + rl < n_keys;
-            size_t goff = (size_t)(ok ? prow : 0) * D + c * 8;
+            size_t goff = (size_t)(ok ? prow : 0) * ld_kv + c * 8;
             int r = warp * RW + rl;
 #pragma unroll
             for (int cc = 0; cc < CH / LPR; cc++) {
@@ -327,7 +328,7 @@ __device__ __forceinline__ void attention_tile(const __nv_bfloat16 *__restrict__
             float inv = l > 0.f ? 1.f / l : 0.f;
             int r = (warp * MT + mt) * 16 + (lane >> 2) + h * 8;
             if (r < q_len) {
-                __nv_bfloat16 *dst = o + (size_t)(q_row0 + r) * D + (lane & 3) * 2;
+                __nv_bfloat16 *dst = o + (size_t)(q_row0 + r) * ld_o + (lane & 3) * 2;
 #pragma unroll
                 for (int j = 0; j < D / 8; j++)
                     *reinterpret_cast<__nv_bfloat162 *>(dst + j * 8) =

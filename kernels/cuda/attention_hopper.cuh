@@ -1,5 +1,6 @@
 // The Hopper (sm_90a) attention tile loops: the same contract as attention_tile in
-// attention_core.cuh (one CTA, up to BM query rows of one head, a dense or gathered key list),
+// attention_core.cuh (one CTA, up to BM query rows of one head, a dense or gathered key list,
+// row strides per tensor),
 // with the two matrix products on wgmma instead of mma.sync.
 //
 // Query rows are split over consumer warpgroups of 64 rows. K/V tiles of BN rows are loaded
@@ -88,6 +89,7 @@ struct HopperTile {
 
     uint32_t sq, skv;  // shared: Q [BM x D], then [STAGES][K, V][BN x D]
     int n_keys;
+    int ld_q, ld_kv, ld_o;  // row strides in elements
     // loader: key-row mapping for the sparse gather (see attention_tile)
     const int2 *list;
     int list_len, cursor;
@@ -108,7 +110,7 @@ struct HopperTile {
         for (int idx = tid; idx < BM * CH; idx += threads) {
             const int r = idx / CH, c = idx % CH;
             const bool ok = r < q_len;
-            const __nv_bfloat16 *src = q + (size_t)(ok ? q_row0 + r : q_row0) * D + c * 8;
+            const __nv_bfloat16 *src = q + (size_t)(ok ? q_row0 + r : q_row0) * ld_q + c * 8;
             cp_async16(sq + hswz<BM>(r, c), src, ok ? 16 : 0);
         }
     }
@@ -148,7 +150,7 @@ struct HopperTile {
             const int rl = pass * RPP + lane / LPR, c = lane % LPR;
             const int prow = SPARSE ? __shfl_sync(0xffffffffu, row, rl) : p0 + rl;
             const bool ok = p0 + rl < n_keys;
-            const size_t goff = (size_t)(ok ? prow : 0) * D + c * 8;
+            const size_t goff = (size_t)(ok ? prow : 0) * ld_kv + c * 8;
             const int r = warp * RW + rl;
 #pragma unroll
             for (int cc = 0; cc < CH / LPR; cc++) {
@@ -261,7 +263,7 @@ struct HopperTile {
             const float inv = l > 0.f ? 1.f / l : 0.f;  // a row with no key gets zeros
             const int r = wg * 64 + wq * 16 + (lane >> 2) + h * 8;
             if (r < q_len) {
-                __nv_bfloat16 *dst = o + (size_t)(q_row0 + r) * D + (lane & 3) * 2;
+                __nv_bfloat16 *dst = o + (size_t)(q_row0 + r) * ld_o + (lane & 3) * 2;
 #pragma unroll
                 for (int j = 0; j < D / 8; j++)
                     *reinterpret_cast<__nv_bfloat162 *>(dst + j * 8) =
@@ -280,7 +282,7 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
                                                      __nv_bfloat16 *__restrict__ o, int q_row0,
                                                      int q_len, int n_keys,
                                                      const int2 *__restrict__ list, int list_len,
-                                                     float scale_log2) {
+                                                     float scale_log2, int ld_q, int ld_kv, int ld_o) {
 #ifdef VS_WGMMA
     constexpr int STAGES = C::STAGES;
     extern __shared__ unsigned char smem_raw[];
@@ -288,6 +290,7 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
     T.sq = (smem_u32(smem_raw) + 1023u) & ~1023u;  // swizzle atoms: 1024-aligned
     T.skv = T.sq + C::Q_BYTES;
     T.n_keys = n_keys;
+    T.ld_q = ld_q, T.ld_kv = ld_kv, T.ld_o = ld_o;
     const uint32_t full = T.skv + STAGES * 2 * C::KV_BYTES, empty = full + 8 * STAGES;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int n_tiles = (n_keys + C::BN - 1) / C::BN;

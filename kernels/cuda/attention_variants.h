@@ -15,6 +15,10 @@ int vs_cuda_attention_variant_usable(int D, int variant);
 int vs_cuda_attention_default_variant(int D);  // -1 for an unsupported D
 const char *vs_cuda_attention_variant_name(int D, int variant);
 
+int vs_cuda_attention_variant(int variant, const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v,
+                              vs_bf16 *o, int H, int Lq, int Lk, int D,
+                              vs_attention_layout q_layout, vs_attention_layout kv_layout,
+                              vs_attention_layout o_layout, float scale, vs_cuda_stream stream);
 int vs_cuda_dense_attention_variant(int variant, const vs_bf16 *q, const vs_bf16 *k,
                                     const vs_bf16 *v, vs_bf16 *o, int H, int S, int D,
                                     vs_cuda_stream stream);

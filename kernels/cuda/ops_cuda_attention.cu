@@ -1,56 +1,20 @@
 // vs_attention_dense on the GPU: softmax(q k^T * scale) v with Lq queries and Lk keys per head
 // (Lq != Lk: cross-attention to the 512 text rows; Lq == Lk: the single-rank self-attention
-// fallback).
+// fallback), on the op layer's token-major [L, H, d] tensors.
 //
-// kernels/cuda/attention.h's public dense launcher assumes one S for queries and keys, but its
-// flash tile loop (attention_core.cuh, attention_tile) takes the query range and the key count
-// separately, so this file only adds a grid that passes Lq and Lk, and the layout moves: the op
-// layer's tensors are token-major [L, H, d], the tile loop reads head-major [H, L, d], so q, k, v
-// go through vs_cuda_tokens_to_heads into scratch (a 100 MB copy at 480p, ~0.1 ms) and the
-// result comes back with vs_cuda_heads_to_tokens. bf16 only.
+// Head dims 64 and 128 go to the flash kernels of kernels/cuda/attention.h, which read and write
+// token-major rows in place (a layout per tensor), so nothing is transposed.
 //
 // Other head dims (the tiny test configs, e.g. 12) take a plain kernel: one CTA per (query,
 // head) holding the query's Lk scores in shared memory, three passes (scores and max, exp and
 // sum, P V). Correct for any D, and for Lk up to what shared memory holds; not fast.
 #include <math.h>
 
-#include "kernels/cuda/attention_core.cuh"
+#include "kernels/cuda/attention.h"
 #include "kernels/cuda/ops_cuda_common.cuh"
 
 namespace vs_ops {
 namespace {
-
-using Cfg128 = vs_attn::Config<128, 4, 2, 64, 2>;  // 128 query rows per CTA, 32 per warp
-using Cfg64 = vs_attn::Config<64, 4, 2, 64, 3>;
-
-template <class C>
-__global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
-    attention_qk_kernel(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
-                        const __nv_bfloat16 *__restrict__ v, __nv_bfloat16 *__restrict__ o,
-                        int Lq, int Lk, float scale_log2) {
-    const size_t hq = (size_t)blockIdx.y * Lq * C::D, hk = (size_t)blockIdx.y * Lk * C::D;
-    const int q0 = blockIdx.x * C::BM;
-    const int q_len = min(C::BM, Lq - q0);
-    vs_attn::attention_tile<C, false>(q + hq, k + hk, v + hk, o + hq, q0, q_len, Lk, nullptr, 0,
-                                      scale_log2);
-}
-
-template <class C>
-void launch(const uint16_t *q, const uint16_t *k, const uint16_t *v, uint16_t *o, int H, int Lq,
-            int Lk, float scale) {
-    static bool opted = false;
-    if (!opted) {
-        OPS_CUDA_CHECK(cudaFuncSetAttribute(attention_qk_kernel<C>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            C::SMEM_BYTES));
-        opted = true;
-    }
-    dim3 grid((unsigned)((Lq + C::BM - 1) / C::BM), (unsigned)H);
-    attention_qk_kernel<C><<<grid, C::THREADS, C::SMEM_BYTES, stream()>>>(
-        (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k, (const __nv_bfloat16 *)v,
-        (__nv_bfloat16 *)o, Lq, Lk, (float)(scale * 1.4426950408889634));
-    OPS_LAUNCHED("attention_qk_kernel");
-}
 
 constexpr int PLAIN_THREADS = 128;
 
@@ -138,23 +102,12 @@ void attention_dense(vs_tensor *out, const vs_tensor *q, const vs_tensor *k, con
         launch_plain(q, k, v, out, Lq, Lk, H, D, scale);
         return;
     }
-    const int64_t qs[3] = {H, Lq, D}, ks[3] = {H, Lk, D};
-    vs_tensor qh = vs_tensor_new(VS_BF16, VS_DEV_CUDA, 3, qs);
-    vs_tensor kh = vs_tensor_new(VS_BF16, VS_DEV_CUDA, 3, ks);
-    vs_tensor vh = vs_tensor_new(VS_BF16, VS_DEV_CUDA, 3, ks);
-    vs_tensor oh = vs_tensor_new(VS_BF16, VS_DEV_CUDA, 3, qs);
-    vs_cuda_tokens_to_heads((const uint16_t *)q->data, Lq, H, D, (uint16_t *)qh.data);
-    vs_cuda_tokens_to_heads((const uint16_t *)k->data, Lk, H, D, (uint16_t *)kh.data);
-    vs_cuda_tokens_to_heads((const uint16_t *)v->data, Lk, H, D, (uint16_t *)vh.data);
-    if (D == 128)
-        launch<Cfg128>((const uint16_t *)qh.data, (const uint16_t *)kh.data,
-                       (const uint16_t *)vh.data, (uint16_t *)oh.data, H, (int)Lq, (int)Lk, scale);
-    else
-        launch<Cfg64>((const uint16_t *)qh.data, (const uint16_t *)kh.data,
-                      (const uint16_t *)vh.data, (uint16_t *)oh.data, H, (int)Lq, (int)Lk, scale);
-    vs_cuda_heads_to_tokens((const uint16_t *)oh.data, Lq, H, D, (uint16_t *)out->data);
-    vs_tensor *tmp[] = {&qh, &kh, &vh, &oh};
-    for (vs_tensor *t : tmp) vs_tensor_free(t);
+    const vs_attention_layout tokens = {(size_t)D, H * D};  // [L, H, D]
+    if (vs_cuda_attention((const vs_bf16 *)q->data, (const vs_bf16 *)k->data,
+                          (const vs_bf16 *)v->data, (vs_bf16 *)out->data, H, (int)Lq, (int)Lk, D,
+                          tokens, tokens, tokens, scale, (vs_cuda_stream)stream()))
+        vs_dief(__FILE__, __LINE__, "check the attention shapes and that the tensors are on the GPU",
+                "vs_attention_dense on CUDA: %s", vs_last_error());
 }
 
 }  // namespace vs_ops

@@ -105,6 +105,86 @@ static void dense_case(int H, int S, int D, float scale) {
     problem_free(&p);
 }
 
+// vs_cuda_attention on token-major q [Lq, H, D] and k, v [Lk, H, D] (the model's layout), Lq !=
+// Lk as in cross-attention, an arbitrary scale, and o written head-major [H, Lq, D] to mix
+// layouts; double-precision reference from the same bf16 values. Lk = 0 must give zeros.
+static void strided_case(int H, int Lq, int Lk, int D, float scale) {
+    const size_t nq = (size_t)Lq * H * D, nk = (size_t)Lk * H * D;
+    vs_bf16 *bits[3] = {malloc(nq * 2 + 2), malloc(nk * 2 + 2), malloc(nk * 2 + 2)};
+    float *vals[3] = {malloc(nq * 4 + 4), malloc(nk * 4 + 4), malloc(nk * 4 + 4)};
+    random_bf16(nq, 1.5f, bits[0], vals[0]);
+    random_bf16(nk, 1.5f, bits[1], vals[1]);
+    random_bf16(nk, 1.0f, bits[2], vals[2]);
+    float *ref = malloc(nq * sizeof(float) + 4);
+    double *w = malloc(((size_t)Lk + 1) * sizeof(double));
+    for (int h = 0; h < H; h++)
+        for (int i = 0; i < Lq; i++) {
+            const float *qi = vals[0] + ((size_t)i * H + h) * D;
+            double mx = -INFINITY, sum = 0;
+            for (int j = 0; j < Lk; j++) {
+                const float *kj = vals[1] + ((size_t)j * H + h) * D;
+                double d = 0;
+                for (int c = 0; c < D; c++) d += (double)qi[c] * kj[c];
+                w[j] = d * scale;
+                if (w[j] > mx) mx = w[j];
+            }
+            for (int j = 0; j < Lk; j++) sum += (w[j] = exp(w[j] - mx));
+            for (int c = 0; c < D; c++) {
+                double acc = 0;
+                for (int j = 0; j < Lk; j++) acc += w[j] * vals[2][((size_t)j * H + h) * D + c];
+                ref[((size_t)h * Lq + i) * D + c] = Lk ? (float)(acc / sum) : 0.f;
+            }
+        }
+    void *dq, *dk, *dv, *dout;
+    CUDA_OK(cudaMalloc(&dq, nq * 2 + 16));
+    CUDA_OK(cudaMalloc(&dk, nk * 2 + 16));
+    CUDA_OK(cudaMalloc(&dv, nk * 2 + 16));
+    CUDA_OK(cudaMalloc(&dout, nq * 2 + 16));
+    CUDA_OK(cudaMemcpy(dq, bits[0], nq * 2, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(dk, bits[1], nk * 2, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(dv, bits[2], nk * 2, cudaMemcpyHostToDevice));
+    const vs_attention_layout tokens = {(size_t)D, H * D}, heads = {(size_t)Lq * D, D};
+    vs_bf16 *out_bits = malloc(nq * 2 + 2);
+    float *out = malloc(nq * 4 + 4);
+    for (int var = 0; var < vs_cuda_attention_variant_count(D); var++) {
+        if (!vs_cuda_attention_variant_usable(D, var)) continue;
+        CUDA_OK(cudaMemset(dout, 0xFF, nq * 2));
+        int rc = vs_cuda_attention_variant(var, dq, dk, dv, dout, H, Lq, Lk, D, tokens, tokens, heads,
+                                           scale, 0);
+        CHECK_MSG(rc == 0, "strided launch: %s", vs_last_error());
+        CUDA_OK(cudaDeviceSynchronize());
+        CUDA_OK(cudaMemcpy(out_bits, dout, nq * 2, cudaMemcpyDeviceToHost));
+        size_t nan_count = 0;
+        double e2 = 0, r2 = 0;
+        for (size_t i = 0; i < nq; i++) {
+            out[i] = vs_bf16_to_f32(out_bits[i]);
+            if (isnan(out[i])) nan_count++;
+            e2 += (out[i] - ref[i]) * (double)(out[i] - ref[i]);
+            r2 += (double)ref[i] * ref[i];
+        }
+        const double err = Lk ? sqrt(e2 / r2) : sqrt(e2);
+        CHECK_MSG(nan_count == 0 && err <= 1e-2,
+                  "token-major variant %d (%s) H=%d Lq=%d Lk=%d D=%d: %zu NaN/unwritten, error %.3g",
+                  var, vs_cuda_attention_variant_name(D, var), H, Lq, Lk, D, nan_count, err);
+    }
+    const vs_attention_layout odd = {(size_t)D, H * D + 4};  // rows not 16-byte aligned
+    CHECK(vs_cuda_attention(dq, dk, dv, dout, H, Lq, Lk, D, odd, tokens, heads, scale, 0) == -1);
+    CUDA_OK(cudaFree(dq));
+    CUDA_OK(cudaFree(dk));
+    CUDA_OK(cudaFree(dv));
+    CUDA_OK(cudaFree(dout));
+    for (int t = 0; t < 3; t++) free(bits[t]), free(vals[t]);
+    free(ref), free(w), free(out_bits), free(out);
+}
+
+static void test_token_major(void) {
+    strided_case(3, 300, 77, 128, 0.3f);
+    strided_case(2, 1000, 512, 128, 0.0883883f);  // Wan cross-attention: 512 text rows
+    strided_case(2, 129, 1000, 64, 0.125f);
+    strided_case(2, 65, 0, 128, 0.1f);             // no keys: zeros
+    strided_case(1, 5, 1, 64, 1.0f);
+}
+
 // Cluster offsets [H, C + 1] from C - 1 sorted random cut points (repeats make empty clusters).
 // mode 1: additionally force cluster 0 empty and cluster 1 a single token where C allows.
 static void random_offsets(int H, int S, int C, int mode, int32_t *off) {
@@ -313,6 +393,7 @@ int main(void) {
     RUN_TEST(test_bad_arguments);
     RUN_TEST(test_variants_usable);
     RUN_TEST(test_dense_shapes);
+    RUN_TEST(test_token_major);
     RUN_TEST(test_sparse_shapes);
     const char *b = getenv("VS_ATTN_BENCH");
     if (b && !strcmp(b, "1")) bench();
