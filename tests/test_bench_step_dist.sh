@@ -15,8 +15,14 @@ failed=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; failed=$((failed + 1)); }
 
-# 64x64, 5 frames: 32 tokens (2 heads of 64); few steps, so a sanitizer build stays quick too.
-small="--model tiny --device cpu --size 64x64 --frames 5 --warmup 1 --reps 3 --svg2-warm-steps 1"
+# 32x32, 5 frames: 8 tokens (2 heads of 64); few steps, so a sanitizer build stays quick too.
+small="--model tiny --device cpu --size 32x32 --frames 5 --warmup 1 --reps 3 --svg2-warm-steps 1"
+# A sanitizer build runs the model ~30x slower: there the multi-rank runs time SVG2 only.
+modes="dense svg2"
+ranked="$small"
+if ldd "$bin" 2>/dev/null | grep -q libasan; then
+    modes=svg2; ranked="$small --attention svg2"; echo "(sanitizer build: multi-rank runs time svg2 only)"
+fi
 
 # value <log> <attention> <key>: a field of the run's "result:" line
 value() { grep "^result: attention=$2 " "$1" | tr ' ' '\n' | sed -n "s/^$3=//p"; }
@@ -42,12 +48,12 @@ fi
 check() {
     local np=$1; shift
     local name="$np ranks $*" log="$tmp/np$np.log"
-    if ! timeout 120 "$mpiexec" --oversubscribe -np "$np" "$bin" bench step $small "$@" >"$log" 2>&1; then
+    if ! timeout 120 "$mpiexec" --oversubscribe -np "$np" "$bin" bench step $ranked "$@" >"$log" 2>&1; then
         bad "$name: exit $?"; tail -20 "$log"; return
     fi
     grep -q "^layout: $np ranks = " "$log" && grep -q "^  share     = comm max / step mean" "$log" &&
         ok "$name: layout and formulas printed" || bad "$name: layout or formula lines missing"
-    for attention in dense svg2; do
+    for attention in $modes; do
         if ! grep -q "^result: attention=$attention device=cpu ranks=$np " "$log"; then
             bad "$name $attention: no result line"; cat "$log"; continue
         fi
@@ -57,7 +63,12 @@ check() {
         cmax=$(value "$log" $attention comm_max_ms); cmean=$(value "$log" $attention comm_mean_ms)
         share=$(value "$log" $attention comm_share); density=$(value "$log" $attention density)
         holds "$name $attention: 0 < min <= median, min <= mean" "a > 0 && a <= b && a <= c" "$min" "$med" "$mean"
-        holds "$name $attention: 0 < comm mean <= comm max <= step mean" "a > 0 && a <= b && b <= c" "$cmean" "$cmax" "$mean"
+        # One rank exchanges with itself only: its collective time may print as 0.
+        if [ "$np" -gt 1 ]; then
+            holds "$name $attention: 0 < comm mean <= comm max <= step mean" "a > 0 && a <= b && b <= c" "$cmean" "$cmax" "$mean"
+        else
+            holds "$name $attention: 0 <= comm mean <= comm max <= step mean" "a >= 0 && a <= b && b <= c" "$cmean" "$cmax" "$mean"
+        fi
         holds "$name $attention: share = comm max / step mean in [0, 1]" \
             "c >= 0 && c <= 1 && (c - a / b)^2 < 1e-4" "$cmax" "$mean" "$share"
         if [ $attention = svg2 ]; then holds "$name svg2: density in (0, 1]" "a > 0 && a <= 1" "$density"
