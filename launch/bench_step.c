@@ -198,11 +198,11 @@ int step_plan(const step_args *a, step_inputs *in, int speak) {
         in->cfg = wan_tiny_config();
         if (a->tiny_heads) in->cfg.num_heads = a->tiny_heads;
     } else if (vs_wan_config_load(&in->cfg, a->config) != 0) {
-        if (speak) fprintf(stderr, "vidsparse bench step: %s\n", vs_last_error());
+        fprintf(stderr, "vidsparse bench step: %s\n", vs_last_error());
         return 2;
     }
     if (wan_config_validate(&in->cfg) != 0) {
-        if (speak) fprintf(stderr, "vidsparse bench step: model config: %s\n", vs_last_error());
+        fprintf(stderr, "vidsparse bench step: model config: %s\n", vs_last_error());
         return 2;
     }
     const int head_dim = in->cfg.dim / in->cfg.num_heads;
@@ -215,7 +215,7 @@ int step_plan(const step_args *a, step_inputs *in, int speak) {
     }
     if (a->preset_path) {
         if (vs_svg2_preset_load(&in->preset, a->preset_path) != 0) {
-            if (speak) fprintf(stderr, "vidsparse bench step: %s\n", vs_last_error());
+            fprintf(stderr, "vidsparse bench step: %s\n", vs_last_error());
             return 2;
         }
     } else if (a->tiny) {

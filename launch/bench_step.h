@@ -35,8 +35,9 @@ typedef struct {
     vs_tensor vel[VS_BRANCHES];      // [out_dim, T, H, W] f32 on the model's device
 } step_inputs;
 
-// Reads the config and the preset and checks them (no device work). 0, or 2 after a message
-// (printed when `speak`).
+// Reads the config and the preset and checks them (no device work). 0, or 2 after a message:
+// a file's problem on every rank (a file may be missing on one node only), a problem of the
+// arguments only when `speak` (every rank reaches the same verdict; rank 0 says why).
 int step_plan(const step_args *a, step_inputs *in, int speak);
 // The model (random or loaded) on a->device, the random latent and prompt embeddings. 0 or 2.
 int step_inputs_make(const step_args *a, step_inputs *in);

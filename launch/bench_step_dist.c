@@ -124,8 +124,9 @@ static void bench_mode(step_inputs *in, vs_groups *g, const step_args *a, vs_att
     vs_attention_policy_free(&master);
 }
 
-// Every rank sees the same arguments and files, so every rank reaches the same verdict on them;
-// rank 0 says why.
+// Checks before any work: every rank sees the same arguments and reaches the same verdict on the
+// layout (rank 0 says why); a rank that fails alone (a file missing on its node) says so itself,
+// and step_bench_dist ends the job.
 static int run(const step_args *a, vs_dist *dist) {
     const int speak = dist->rank == 0;
     step_inputs in;
