@@ -12,8 +12,9 @@
 # timed the same way). One log per run in $OUT (default ./out), then one table of the runs'
 # "result:" lines, with speed-up = step(N = 1) / step(N) and efficiency = speed-up / N, in
 # $OUT/scaling.txt.
-# Time: a 14B step at 720p takes about a minute on one H100 (dense); one run makes
-# warm-up + reps + 1 profiled step per attention mode. Every run has its own limit
+# Time: one run makes warm-up + reps + 1 profiled step per attention mode. A 1.3B 480p step takes
+# ~2 s on one H100 (docs/performance.md); a 14B 720p step is estimated (FLOPs) at over a minute
+# there, so a 14B run on one GPU needs minutes. Every run has its own limit
 # (VS_SCALING_TIMEOUT, default 540 s), so split long sweeps over several calls, e.g.
 # --models 1.3b, then --models 14b --ranks "4 8", then --models 14b --ranks "1 2" --attention dense.
 set -uo pipefail
