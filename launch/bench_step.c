@@ -173,6 +173,12 @@ static int parse_args(int argc, char **argv, step_args *a) {
                 a->frames);
         return -1;
     }
+    if (a->cfg_parallel && !a->ulysses) a->ulysses = 1;
+    if (a->ulysses && a->device == VS_DEV_CUDA && device_given && a->gpu != 0) {
+        fprintf(stderr, "vidsparse bench step: with --ulysses each rank takes the GPU of its index "
+                        "on its host; give --device cuda, not a GPU index\n");
+        return -1;
+    }
 #ifndef VS_HAVE_CUDA
     if (a->device == VS_DEV_CUDA) {
         fprintf(stderr, "vidsparse bench step: this build has no CUDA (rebuild where nvcc is found); "
@@ -180,12 +186,6 @@ static int parse_args(int argc, char **argv, step_args *a) {
         return -1;
     }
 #endif
-    if (a->cfg_parallel && !a->ulysses) a->ulysses = 1;
-    if (a->ulysses && a->device == VS_DEV_CUDA && device_given && a->gpu != 0) {
-        fprintf(stderr, "vidsparse bench step: with --ulysses each rank takes the GPU of its index "
-                        "on its host; give --device cuda, not a GPU index\n");
-        return -1;
-    }
     if (a->ulysses) a->gpu = -1;
     return 0;
 }
