@@ -8,7 +8,7 @@
 static const vs_command benches[] = {
     {"attention", "SVG2 stages, dense and sparse attention kernels (GPU)", vs_bench_attention},
     {"comm", "all-to-all time, algbw and busbw over message sizes (MPI or NCCL)", vs_bench_comm},
-    {"step", "one Wan denoising step (CFG) on the GPU: dense vs SVG2, per-op-class time", vs_bench_step},
+    {"step", "one Wan denoising step (CFG) on a GPU or MPI ranks (--ulysses): dense vs SVG2, op classes, comm", vs_bench_step},
     {"decode", "Wan VAE decoder at a real video size: time, TFLOP/s, peak memory (GPU)", vs_bench_decode},
 };
 static const int n_benches = (int)(sizeof benches / sizeof benches[0]);

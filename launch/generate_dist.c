@@ -124,10 +124,16 @@ void vs_dist_denoiser_collect_density(vs_dist_denoiser *d) {
     }
 }
 
+double vs_dist_denoiser_comm_seconds(const vs_dist_denoiser *d, long *calls) {
+    const vs_groups *g = d->groups;
+    if (calls) *calls = g->ulysses->calls + (g->cfg ? g->cfg->calls : 0);
+    return g->ulysses->seconds + (g->cfg ? g->cfg->seconds : 0);
+}
+
 void vs_dist_denoiser_report_comm(const vs_dist_denoiser *d, double stage_s) {
     const vs_groups *g = d->groups;
-    double mine = g->ulysses->seconds + (g->cfg ? g->cfg->seconds : 0);
-    long calls = g->ulysses->calls + (g->cfg ? g->cfg->calls : 0);
+    long calls;
+    double mine = vs_dist_denoiser_comm_seconds(d, &calls);
     double most = vs_dist_max(mine), mean = vs_dist_sum(mine) / g->world_size;
     VS_INFO("communication: %.3f s max over %d ranks (%.1f%% of denoise), %.3f s mean; %ld "
             "collectives per rank (%s transport)", most, g->world_size,

@@ -53,6 +53,9 @@ void vs_dist_denoiser_free(vs_dist_denoiser *d);
 vs_denoiser vs_dist_denoiser_as_denoiser(vs_dist_denoiser *d);
 // Fills the master policy's density figures from every head on every rank (collective).
 void vs_dist_denoiser_collect_density(vs_dist_denoiser *d);
+// Seconds this rank has spent inside the denoiser's collectives so far (Ulysses group and CFG
+// pair, each transport's `seconds`: host clock from issue to completion), and their count.
+double vs_dist_denoiser_comm_seconds(const vs_dist_denoiser *d, long *calls);
 // Logs (rank 0) the time the ranks spent inside collectives during a stage of `stage_s` seconds:
 // the largest and the mean over ranks, and their share of the stage (collective).
 void vs_dist_denoiser_report_comm(const vs_dist_denoiser *d, double stage_s);

@@ -105,6 +105,8 @@ void vs_transport_begin(vs_transport *t) {
     pthread_mutex_unlock(&g_lock);
 }
 
+void vs_transport_inputs_ready(vs_transport *t) { t->begun = now_s(); }
+
 void vs_transport_end(vs_transport *t) {
     t->seconds += now_s() - t->begun;
     pthread_mutex_lock(&g_lock);

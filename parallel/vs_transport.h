@@ -80,6 +80,10 @@ void vs_transport_free(vs_transport *t);
 // starts the watchdog's clock; end stops it.
 void vs_transport_begin(vs_transport *t);
 void vs_transport_end(vs_transport *t);
+// For a device transport whose collective queues behind work issued earlier (the model's kernels):
+// called when that work is done, so `seconds` counts from when the inputs were ready, not from
+// the issue (the watchdog still counts from the issue).
+void vs_transport_inputs_ready(vs_transport *t);
 // Run by the watchdog before it aborts the job (NCCL: ncclCommAbort on every communicator).
 void vs_transport_add_abort_hook(void (*hook)(void));
 void vs_transport_abort_all(void);

@@ -17,6 +17,10 @@
 //    runs the same ncclCommAbort first. A rank killed outright is seen by mpirun itself.
 // Streams: collectives run on the legacy default stream (ordered after the model's work on any
 // blocking stream) and every call returns with its results ready.
+// Timing: the host issues a collective while the model's kernels before it may still be queued;
+// an event recorded on the legacy stream ahead of the collective completes when they are done,
+// and `seconds` counts from then (vs_transport_inputs_ready), so queued compute is not charged
+// to communication.
 #include "parallel/vs_transport.h"
 
 #if defined(VS_HAVE_MPI) && defined(VS_HAVE_NCCL)
@@ -52,6 +56,7 @@ typedef struct {
     ncclComm_t nccl;
     cudaStream_t stream;
     float *scratch;  // one float on the device, for the barrier
+    cudaEvent_t inputs_ready;  // recorded ahead of each collective (see Timing above)
 } nccl_impl;
 
 // ------------------------------------------------------------------------------- watchdog
@@ -117,12 +122,21 @@ static void unwatch(ncclComm_t comm) {
 // ------------------------------------------------------------------------------- calls
 static nccl_impl *impl_of(vs_transport *t) { return (nccl_impl *)t->impl; }
 
-static void begin(vs_transport *t) { vs_transport_begin(t); }
+static void begin(vs_transport *t) {
+    vs_transport_begin(t);
+    VS_CUDA_CHECK(cudaEventRecord(impl_of(t)->inputs_ready, impl_of(t)->stream));
+}
 
 // Waits for the stream without blocking inside CUDA, so NCCL's asynchronous errors surface.
 static void finish(vs_transport *t) {
     nccl_impl *n = impl_of(t);
+    int ready = 0;
     for (;;) {
+        if (!ready) {
+            cudaError_t e = cudaEventQuery(n->inputs_ready);
+            if (e != cudaErrorNotReady) VS_CUDA_CHECK(e);
+            if (e == cudaSuccess) vs_transport_inputs_ready(t), ready = 1;
+        }
         cudaError_t q = cudaStreamQuery(n->stream);
         if (q == cudaSuccess) break;
         if (q != cudaErrorNotReady) VS_CUDA_CHECK(q);
@@ -194,6 +208,7 @@ static void nccl_destroy(vs_transport *t) {
     VS_NCCL_CHECK(ncclCommFinalize(n->nccl), n->nccl);
     VS_NCCL_CHECK(ncclCommDestroy(n->nccl), NULL);
     VS_CUDA_CHECK(cudaFree(n->scratch));
+    VS_CUDA_CHECK(cudaEventDestroy(n->inputs_ready));
     VS_MPI_CHECK(MPI_Comm_free(&n->comm));
     free(n);
     free(t);
@@ -217,6 +232,7 @@ vs_transport *vs_transport_nccl_new(MPI_Comm comm) {
     n->stream = cudaStreamLegacy;
     VS_CUDA_CHECK(cudaMalloc((void **)&n->scratch, sizeof(float)));
     VS_CUDA_CHECK(cudaMemset(n->scratch, 0, sizeof(float)));
+    VS_CUDA_CHECK(cudaEventCreateWithFlags(&n->inputs_ready, cudaEventDisableTiming));
     watch(n->nccl);
     t->name = "nccl";
     t->memory = VS_DEV_CUDA;

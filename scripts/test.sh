@@ -25,7 +25,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Leak checking is on, except for the tests that start MPI: Open MPI keeps allocations alive in
 # components it dlopens and unloads at MPI_Finalize, which LeakSanitizer cannot attribute (so
 # no suppression can name them).
-mpi_tests='ulysses|invariance|failure'
+mpi_tests='ulysses|invariance|failure|bench_step_dist'
 (cd build-sanitize &&
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 ctest --output-on-failure -j "$jobs" --timeout 900 -E "$mpi_tests" &&
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 ctest --output-on-failure -j "$jobs" --timeout 900 -R "$mpi_tests")

@@ -30,4 +30,9 @@ expect 0 "--frames" bench decode --help
 expect 2 "1 + 4k" bench decode --frames 80
 expect 2 "multiples of 8" bench decode --size 832x480,830x480
 expect 2 "bf16, tf32, f32 or both" bench decode --precision fp8
+expect 0 "--ulysses" bench step --help
+expect 2 "drop --config" bench step --model tiny --config configs/wan2.1-t2v-1.3b.json
+expect 2 "cuda, a GPU index or cpu" bench step --model tiny --device gpu
+expect 2 "applies to --model tiny only" bench step --config configs/wan2.1-t2v-1.3b.json --random-weights --tiny-heads 4
+expect 2 "not a GPU index" bench step --model tiny --device 1 --ulysses 2
 exit $fail
