@@ -14,8 +14,9 @@
 // the selected key clusters: a list of (end position in the concatenation, physical row minus
 // concatenated position) pairs, one per selected non-empty cluster. Each warp maps the
 // positions of the rows it loads with a cursor into that list and a 5-step shuffle search over
-// a window of 32 entries (a window holding the first position always holds the last: a warp
-// loads <= 32 consecutive positions and every listed cluster has >= 1 row). The window for the
+// a window of 32 entries (KeyRowMap, shared with the Hopper kernels; a window holding the first
+// position always holds the last: a warp loads <= 32 consecutive positions and every listed
+// cluster has >= 1 row). The window for the
 // next tile is prefetched into registers while the current one computes; only when clusters are
 // so small that the positions skipped between two tiles leave it must it slide (a loop).
 #pragma once
@@ -97,6 +98,44 @@ __device__ __forceinline__ int swz(int r, int c) {
     return r * D + ((c ^ (r & 7)) << 3);
 }
 
+// Sparse key gather: a warp loading key positions p0 .. p0 + rw - 1 of the concatenated
+// selected clusters maps them to physical rows. List entries: x = end position of the cluster in
+// the concatenation, y = row - position. The warp keeps a uniform cursor and a prefetched window
+// of 32 entries starting at the cluster that held its last row of the previous tile; the window
+// slides forward until it also holds this tile's last row (a loop only when the clusters skipped
+// between two tiles are that small), then a 5-step shuffle search finds each lane's cluster.
+struct KeyRowMap {
+    const int2 *list;
+    int list_len, cursor;
+    int2 win;
+
+    __device__ __forceinline__ int2 entry(int i) const {
+        return i < list_len ? list[i] : make_int2(0x7fffffff, 0);
+    }
+    __device__ __forceinline__ void init(const int2 *list_, int list_len_, int lane) {
+        list = list_, list_len = list_len_, cursor = 0;
+        win = entry(lane);
+    }
+    // Physical row of position p0 + min(lane, rw - 1); advances the window past this tile.
+    __device__ __forceinline__ int row(int p0, int rw, int lane) {
+        const int p = p0 + (lane < rw ? lane : rw - 1);
+        while (p0 + rw - 1 >= __shfl_sync(0xffffffffu, win.x, 31)) {
+            cursor += __popc(__ballot_sync(0xffffffffu, win.x <= p0));
+            win = entry(cursor + lane);
+        }
+        int kk = 0;
+#pragma unroll
+        for (int step = 16; step >= 1; step >>= 1) {
+            const int e = __shfl_sync(0xffffffffu, win.x, kk + step - 1);
+            if (e <= p) kk += step;
+        }
+        const int r = p + __shfl_sync(0xffffffffu, win.y, kk);
+        cursor += __shfl_sync(0xffffffffu, kk, rw - 1);
+        win = entry(cursor + lane);
+        return r;
+    }
+};
+
 // One query tile: rows q_row0 .. q_row0 + q_len - 1 of head-base pointers q/o, against the
 // key rows described by (n_keys, list). SPARSE == false: key position p is row p. Row i of q,
 // k/v and o starts i * ld_q, i * ld_kv, i * ld_o elements after the head base (multiples of 8).
@@ -126,36 +165,13 @@ __device__ __forceinline__ void attention_tile(const __nv_bfloat16 *__restrict__
 
     const int n_tiles = (n_keys + BN - 1) / BN;
 
-    // ---- key-row mapping state (sparse only): warp-uniform cursor plus a prefetched window
-    int cursor = 0;
-    int2 win = make_int2(0x7fffffff, 0);
-    if (SPARSE) win = lane < list_len ? list[lane] : make_int2(0x7fffffff, 0);
+    KeyRowMap keys;  // sparse only
+    if (SPARSE) keys.init(list, list_len, lane);
 
     // Issue cp.async for K/V tile `t` into stage `t % STAGES` (this warp's RW rows).
     auto load_tile = [&](int t) {
         const int p0 = t * BN + warp * RW;
-        int p = p0 + (lane < RW ? lane : RW - 1);
-        int row = p;
-        if (SPARSE) {
-            // entries: x = end position of the cluster in the concatenation, y = row - position.
-            // The prefetched window starts at the cluster holding this warp's last row of the
-            // previous tile; slide it forward until it also holds this tile's last row.
-            const int p_last = p0 + RW - 1;
-            while (p_last >= __shfl_sync(0xffffffffu, win.x, 31)) {
-                cursor += __popc(__ballot_sync(0xffffffffu, win.x <= p0));
-                win = cursor + lane < list_len ? list[cursor + lane] : make_int2(0x7fffffff, 0);
-            }
-            int kk = 0;
-#pragma unroll
-            for (int step = 16; step >= 1; step >>= 1) {
-                int e = __shfl_sync(0xffffffffu, win.x, kk + step - 1);
-                if (e <= p) kk += step;
-            }
-            row = p + __shfl_sync(0xffffffffu, win.y, kk);
-            int last = __shfl_sync(0xffffffffu, kk, RW - 1);
-            cursor += last;
-            win = cursor + lane < list_len ? list[cursor + lane] : make_int2(0x7fffffff, 0);
-        }
+        const int row = SPARSE ? keys.row(p0, RW, lane) : p0 + (lane < RW ? lane : RW - 1);
         __nv_bfloat16 *sk = skv + (size_t)(t % STAGES) * 2 * BN * D;
         __nv_bfloat16 *sv = sk + BN * D;
         constexpr int LPR = C::LANES_PER_ROW;  // lanes per row in one pass

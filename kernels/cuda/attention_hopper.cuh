@@ -90,10 +90,7 @@ struct HopperTile {
     uint32_t sq, skv;  // shared: Q [BM x D], then [STAGES][K, V][BN x D]
     int n_keys;
     int ld_q, ld_kv, ld_o;  // row strides in elements
-    // loader: key-row mapping for the sparse gather (see attention_tile)
-    const int2 *list;
-    int list_len, cursor;
-    int2 win;
+    KeyRowMap keys;  // loader: the sparse gather's key-row mapping
     // consumer: this warpgroup's 64 rows
     float acc[OREGS], s[SREGS];
     float row_max[2], row_sum[2];
@@ -115,34 +112,15 @@ struct HopperTile {
         }
     }
 
-    __device__ __forceinline__ void init_loader(const int2 *list_, int list_len_, int lane) {
-        list = list_, list_len = list_len_, cursor = 0;
-        win = make_int2(0x7fffffff, 0);
-        if (SPARSE) win = lane < list_len ? list[lane] : make_int2(0x7fffffff, 0);
+    __device__ __forceinline__ void init_loader(const int2 *list, int list_len, int lane) {
+        if (SPARSE) keys.init(list, list_len, lane);
     }
 
     // cp.async of loading warp `warp`'s RW rows of key tile t into `stage`.
     __device__ __forceinline__ void load_tile(const __nv_bfloat16 *k, const __nv_bfloat16 *v, int t,
                                               int stage, int warp, int lane) {
         const int p0 = t * BN + warp * RW;
-        const int pos = p0 + (lane < RW ? lane : RW - 1);
-        int row = pos;
-        if (SPARSE) {
-            const int p_last = p0 + RW - 1;
-            while (p_last >= __shfl_sync(0xffffffffu, win.x, 31)) {
-                cursor += __popc(__ballot_sync(0xffffffffu, win.x <= p0));
-                win = cursor + lane < list_len ? list[cursor + lane] : make_int2(0x7fffffff, 0);
-            }
-            int kk = 0;
-#pragma unroll
-            for (int step = 16; step >= 1; step >>= 1) {
-                const int e = __shfl_sync(0xffffffffu, win.x, kk + step - 1);
-                if (e <= pos) kk += step;
-            }
-            row = pos + __shfl_sync(0xffffffffu, win.y, kk);
-            cursor += __shfl_sync(0xffffffffu, kk, RW - 1);
-            win = cursor + lane < list_len ? list[cursor + lane] : make_int2(0x7fffffff, 0);
-        }
+        const int row = SPARSE ? keys.row(p0, RW, lane) : 0;  // dense rows are p0 + rl below
         const uint32_t sk = k_stage(stage), sv = sk + C::KV_BYTES;
         constexpr int LPR = C::LANES_PER_ROW, RPP = 32 / LPR;
 #pragma unroll
