@@ -287,20 +287,23 @@ int launch_sparse(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 
 }
 
 // The compiled configurations. mma.sync: <D, warps, m16 tiles per warp, key tile, stages, min
-// CTAs/SM>; wgmma (sm_90a): <D, warpgroups, key tile, stages, overlap, min CTAs/SM>.
+// CTAs/SM>; wgmma (sm_90a): <D, warpgroups, key tile, stages, schedule, min CTAs/SM>.
 // Others measured and dropped (docs/attention-kernels.md): mma.sync with 16 query rows per warp,
 // BN = 32 with 3 stages, registers capped for 2 CTAs of 8 warps, 3 CTAs of BM = 64; wgmma with
-// FA3's intra-warpgroup overlap but no warp specialisation (no faster than plain).
+// FA3's intra-warpgroup overlap but no warp specialisation (no faster than plain), pingpong with
+// 3 stages and 64-row tails, sparse CTAs whose two warpgroups serve different query clusters.
 using D128_A = Config<128, 4, 2, 64, 2>;     // FA2-like: 128 query rows, 32 per warp
 using D128_H = Config<128, 2, 2, 32, 2, 4>;  // 64 query rows, 32 per warp, 4 CTAs per SM
 using D64_A = Config<64, 4, 2, 64, 3>;
-using W128_PP = HopperConfig<128, 2, 128, 2, Schedule::PINGPONG>;   // producer + 2 consumers
-using W128_PP3 = HopperConfig<128, 2, 128, 3, Schedule::PINGPONG>;
-using W128_P = HopperConfig<128, 2, 128, 2, Schedule::PLAIN>;       // 2 warpgroups, all load
-using W128_T = HopperConfig<128, 1, 64, 2, Schedule::PLAIN, 2>;     // remainders <= 64 rows
-using W64_PP = HopperConfig<64, 2, 128, 3, Schedule::PINGPONG>;
-using W64_P = HopperConfig<64, 2, 128, 2, Schedule::PLAIN>;
-using W64_T = HopperConfig<64, 1, 64, 2, Schedule::PLAIN, 2>;
+constexpr Schedule PP = Schedule::PINGPONG, PO = Schedule::PINGPONG_OVERLAP, PL = Schedule::PLAIN;
+using W128_PO = HopperConfig<128, 2, 128, 3, PO>;   // producer + 2 consumers, each overlapping
+using W128_PP = HopperConfig<128, 2, 128, 2, PP>;   // producer + 2 consumers
+using W128_P = HopperConfig<128, 2, 128, 2, PL>;    // 2 warpgroups, all load
+using W128_T = HopperConfig<128, 1, 64, 2, PL, 2>;  // remainders <= 64 rows
+using W64_PO = HopperConfig<64, 2, 128, 3, PO>;
+using W64_PP = HopperConfig<64, 2, 128, 3, PP>;
+using W64_P = HopperConfig<64, 2, 128, 2, PL>;
+using W64_T = HopperConfig<64, 1, 64, 2, PL, 2>;
 
 struct Variant {
     const char *name;
@@ -312,17 +315,19 @@ struct Variant {
 };
 
 // The public launchers use the first variant the device can run: the order is by measured speed
-// (docs/attention-kernels.md). wgmma: the pingpong schedule beats plain by ~12% dense; with it,
-// sending short remainders to the 1-warpgroup kernel no longer pays. mma.sync: for D = 128, A
-// with H taking the short remainders is the fastest sparse kernel.
+// (docs/attention-kernels.md). wgmma: pingpong with intra-warpgroup overlap beats plain
+// pingpong by 4-8% dense (most at long S) and plain by ~12%; with pingpong, sending short
+// remainders to the 1-warpgroup kernel no longer pays. mma.sync: for D = 128, A with H taking
+// the short remainders is the fastest sparse kernel.
 const Variant variants128[] = {
+    {"wgmma pingpong+overlap bm128 bn128 3st", true, launch_dense<W128_PO>, launch_sparse<W128_PO>},
     {"wgmma pingpong bm128 bn128 2st", true, launch_dense<W128_PP>, launch_sparse<W128_PP>},
-    {"wgmma pingpong bm128 bn128 3st + bm64 tails", true, launch_dense<W128_PP3>, launch_sparse<W128_PP3, W128_T>},
     {"wgmma plain bm128 bn128 2st + bm64 tails", true, launch_dense<W128_P>, launch_sparse<W128_P, W128_T>},
     {"mma bm128 4w x32rows bn64 2st + bm64 tails", false, launch_dense<D128_A>, launch_sparse<D128_A, D128_H>},
     {"mma bm64 2w x32rows bn32 2st 4cta", false, launch_dense<D128_H>, launch_sparse<D128_H>},
 };
 const Variant variants64[] = {
+    {"wgmma pingpong+overlap bm128 bn128 3st", true, launch_dense<W64_PO>, launch_sparse<W64_PO>},
     {"wgmma pingpong bm128 bn128 3st + bm64 tails", true, launch_dense<W64_PP>, launch_sparse<W64_PP, W64_T>},
     {"wgmma plain bm128 bn128 2st + bm64 tails", true, launch_dense<W64_P>, launch_sparse<W64_P, W64_T>},
     {"mma bm128 4w x32rows bn64 3st", false, launch_dense<D64_A>, launch_sparse<D64_A>},

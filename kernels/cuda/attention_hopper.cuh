@@ -1,7 +1,6 @@
 // The Hopper (sm_90a) attention tile loops: the same contract as attention_tile in
 // attention_core.cuh (one CTA, up to BM query rows of one head, a dense or gathered key list,
-// row strides per tensor),
-// with the two matrix products on wgmma instead of mma.sync.
+// row strides per tensor), with the two matrix products on wgmma instead of mma.sync.
 //
 // Query rows are split over consumer warpgroups of 64 rows. K/V tiles of BN rows are loaded
 // with cp.async (the sparse key gather needs per-row addresses, which the bulk tensor copy
@@ -10,22 +9,27 @@
 // online softmax in registers exactly as the mma.sync kernel does (the accumulator layouts
 // coincide), packs P to bf16 in registers and accumulates O += P V with P as a register operand.
 //
-// Two schedules:
+// Schedules:
 //   PLAIN: every warp is a consumer and also loads; one CTA barrier per key tile. Both
 //     warpgroups then multiply and run their softmax at the same time, so the tensor cores
 //     idle during the softmax (~40% of a tile's time at D = 128).
 //   PINGPONG (FA3-style warp specialisation): a producer warpgroup loads, handing stages to two
 //     consumer warpgroups through mbarriers (full / empty per stage), so no CTA barrier couples
-//     the consumers. A baton (two named barriers) makes them issue their S = Q K^T in turn, which
+//     the consumers. A baton (two named barriers) makes them issue their products in turn, which
 //     keeps them half a tile apart: one warpgroup's softmax runs while the other's products run.
 //     setmaxnreg moves registers from the producer (few live values) to the consumers.
+//   PINGPONG_OVERLAP: the same, and within a warpgroup S = Q K^T of tile t and O += P V of tile
+//     t - 1 are issued together, so the softmax of tile t also runs under its own P V (FA3's
+//     intra-warpgroup overlap). A stage is released one tile later, hence 3 stages.
+// The pingpong producer never waits for its copies: each stage's `full` barrier completes when
+// they land (cp.async.mbarrier.arrive), so every free stage has a tile in flight.
 #pragma once
 #include "kernels/cuda/attention_core.cuh"
 #include "kernels/cuda/wgmma.cuh"
 
 namespace vs_attn {
 
-enum class Schedule { PLAIN, PINGPONG };
+enum class Schedule { PLAIN, PINGPONG, PINGPONG_OVERLAP };
 
 template <int D_, int NWG_, int BN_, int STAGES_, Schedule SCHEDULE_, int MIN_BLOCKS_ = 1>
 struct HopperConfig {
@@ -33,7 +37,8 @@ struct HopperConfig {
     static constexpr Schedule SCHEDULE = SCHEDULE_;
     static constexpr int D = D_, NWG = NWG_, BN = BN_, STAGES = STAGES_;
     static constexpr int MIN_BLOCKS = MIN_BLOCKS_;
-    static constexpr bool PINGPONG = SCHEDULE_ == Schedule::PINGPONG;
+    static constexpr bool PINGPONG = SCHEDULE_ != Schedule::PLAIN;
+    static constexpr bool OVERLAP = SCHEDULE_ == Schedule::PINGPONG_OVERLAP;
     static constexpr int BM = 64 * NWG;                      // NWG consumer warpgroups
     static constexpr int THREADS = 128 * (NWG + PINGPONG);   // + the producer warpgroup
     static constexpr int LOAD_WARPS = PINGPONG ? 4 : 4 * NWG;
@@ -48,6 +53,7 @@ struct HopperConfig {
     static_assert(ROWS_PER_WARP >= 1 && ROWS_PER_WARP <= 32 && BN % LOAD_WARPS == 0, "K/V rows per warp");
     static_assert((ROWS_PER_WARP * CHUNKS) % 32 == 0, "whole warp passes over K/V rows");
     static_assert(!PINGPONG || NWG == 2, "the baton passes between two consumer warpgroups");
+    static_assert(!OVERLAP || STAGES >= 3, "overlap holds two stages per consumer");
     static_assert(SMEM_BYTES <= 227 * 1024, "shared memory per CTA");
 };
 
@@ -65,6 +71,11 @@ __device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
 __device__ __forceinline__ void mbar_arrive(uint32_t bar) {
     asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
 }
+// Arrives on `bar` once all of this thread's earlier cp.async copies have landed (noinc: the
+// arrival counts against the count the barrier was initialised with).
+__device__ __forceinline__ void mbar_arrive_when_copied(uint32_t bar) {
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
 __device__ __forceinline__ void mbar_wait(uint32_t bar, int parity) {
     asm volatile(
         "{\n.reg .pred done;\nWAIT:\n"
@@ -81,7 +92,7 @@ __device__ __forceinline__ void named_arrive(int id) {
     asm volatile("bar.arrive %0, 256;\n" ::"r"(id) : "memory");
 }
 
-// The state and steps of one CTA's tile, shared by both schedules.
+// The state and steps of one CTA's tile, shared by the schedules.
 template <class C, bool SPARSE>
 struct HopperTile {
     static constexpr int D = C::D, BN = C::BN, BM = C::BM, CH = C::CHUNKS, RW = C::ROWS_PER_WARP;
@@ -92,9 +103,8 @@ struct HopperTile {
     int ld_q, ld_kv, ld_o;  // row strides in elements
     KeyRowMap keys;  // loader: the sparse gather's key-row mapping
     // consumer: this warpgroup's 64 rows
-    float acc[OREGS], s[SREGS];
+    float acc[OREGS];
     float row_max[2], row_sum[2];
-    uint32_t p[BN / 16][4];
 
     __device__ __forceinline__ uint32_t k_stage(int stage) const {
         return skv + (uint32_t)(stage * 2 * C::KV_BYTES);
@@ -116,10 +126,11 @@ struct HopperTile {
         if (SPARSE) keys.init(list, list_len, lane);
     }
 
-    // cp.async of loading warp `warp`'s RW rows of key tile t into `stage`.
+    // cp.async of loading warp `warp`'s RW rows of key tile t into `stage` (positions past
+    // n_keys are zeros).
     __device__ __forceinline__ void load_tile(const __nv_bfloat16 *k, const __nv_bfloat16 *v, int t,
                                               int stage, int warp, int lane) {
-        const int p0 = t * BN + warp * RW;
+        const int p0 = t * BN + warp * RW, r0 = warp * RW;
         const int row = SPARSE ? keys.row(p0, RW, lane) : 0;  // dense rows are p0 + rl below
         const uint32_t sk = k_stage(stage), sv = sk + C::KV_BYTES;
         constexpr int LPR = C::LANES_PER_ROW, RPP = 32 / LPR;
@@ -129,7 +140,7 @@ struct HopperTile {
             const int prow = SPARSE ? __shfl_sync(0xffffffffu, row, rl) : p0 + rl;
             const bool ok = p0 + rl < n_keys;
             const size_t goff = (size_t)(ok ? prow : 0) * ld_kv + c * 8;
-            const int r = warp * RW + rl;
+            const int r = r0 + rl;
 #pragma unroll
             for (int cc = 0; cc < CH / LPR; cc++) {
                 cp_async16(sk + hswz<BN>(r, c + cc * LPR), k + goff + cc * LPR * 8, ok ? 16 : 0);
@@ -141,14 +152,12 @@ struct HopperTile {
     __device__ __forceinline__ void init_consumer() {
 #pragma unroll
         for (int i = 0; i < OREGS; i++) acc[i] = 0.f;
-#pragma unroll
-        for (int i = 0; i < SREGS; i++) s[i] = 0.f;
         row_max[0] = row_max[1] = -INFINITY;
         row_sum[0] = row_sum[1] = 0.f;
     }
 
     // S = Q K^T for consumer warpgroup `wg` and the key tile in `stage` (issue only).
-    __device__ __forceinline__ void issue_qk(int stage, int wg) {
+    __device__ __forceinline__ void issue_qk(float (&s)[SREGS], int stage, int wg) {
         const uint32_t sk = k_stage(stage);
 #pragma unroll
         for (int kk = 0; kk < D / 16; kk++) {
@@ -158,16 +167,17 @@ struct HopperTile {
         }
     }
     // O += P V for the value tile in `stage` (issue only).
-    __device__ __forceinline__ void issue_pv(int stage) {
+    __device__ __forceinline__ void issue_pv(const uint32_t (&p)[BN / 16][4], int stage) {
         const uint32_t sv = k_stage(stage) + C::KV_BYTES;
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++)
             Wgmma<D>::rs(acc, p[kk], wgmma_desc(sv + kk * 16 * 128, BN * 128, 1024), 1);
     }
 
-    // Masks key positions past n_keys, updates the running max and sums, rescales O and packs
-    // the exp2 weights into P's register fragments.
-    __device__ __forceinline__ void softmax(int t, float scale_log2, int lane) {
+    // Online softmax over key tile t: masks positions past n_keys, updates the running max and
+    // sums, turns s into exp2 weights and returns the factor O must be scaled by.
+    __device__ __forceinline__ void scores(float (&s)[SREGS], int t, float scale_log2, int lane,
+                                           float (&alpha)[2]) {
         if ((t + 1) * BN > n_keys) {
 #pragma unroll
             for (int j = 0; j < BN / 8; j++) {
@@ -176,7 +186,6 @@ struct HopperTile {
                 if (col + 1 >= n_keys) s[4 * j + 1] = s[4 * j + 3] = -INFINITY;
             }
         }
-        float alpha[2];
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             float mx = -INFINITY;
@@ -198,11 +207,16 @@ struct HopperTile {
             }
             row_sum[h] = row_sum[h] * alpha[h] + sum;
         }
+    }
+    __device__ __forceinline__ void rescale(const float (&alpha)[2]) {
 #pragma unroll
         for (int j = 0; j < D / 8; j++) {
             acc[4 * j] *= alpha[0], acc[4 * j + 1] *= alpha[0];
             acc[4 * j + 2] *= alpha[1], acc[4 * j + 3] *= alpha[1];
         }
+    }
+    // The weights into P's register fragments (the A operand of P V).
+    __device__ __forceinline__ void pack(const float (&s)[SREGS], uint32_t (&p)[BN / 16][4]) {
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
             p[kk][0] = pack_bf16(s[8 * kk], s[8 * kk + 1]);
@@ -217,18 +231,90 @@ struct HopperTile {
     template <class Between>
     __device__ __forceinline__ void consume(int t, int stage, int wg, float scale_log2, int lane,
                                             Between between) {
+        float s[SREGS], alpha[2];
+        uint32_t p[BN / 16][4];
         wgmma_fence();
-        issue_qk(stage, wg);
+        issue_qk(s, stage, wg);
         wgmma_commit();
         between();
         wgmma_wait<0>();
         wgmma_hold(s);
-        softmax(t, scale_log2, lane);
+        scores(s, t, scale_log2, lane, alpha);
+        rescale(alpha);
+        pack(s, p);
         wgmma_fence();
-        issue_pv(stage);
+        issue_pv(p, stage);
         wgmma_commit();
         wgmma_wait<0>();
         wgmma_hold(acc);
+    }
+
+    // The pingpong consumer over n_tiles key tiles. A warpgroup with no query rows (active
+    // false) only passes the baton and the stages on, so both take the same number of turns.
+    __device__ __forceinline__ void consumer_loop(int n_tiles, bool active, int wg, uint32_t full,
+                                                  uint32_t empty, float scale_log2, int lane) {
+        constexpr int STAGES = C::STAGES;
+        const int me = 1 + wg, other = 2 - wg;  // named barriers: my turn, the other's turn
+        const auto wait_full = [&](int t) { mbar_wait(full + 8 * (t % STAGES), (t / STAGES) & 1); };
+        const auto release = [&](int t) { mbar_arrive(empty + 8 * (t % STAGES)); };
+        const int my_tiles = active ? n_tiles : 0;
+        int t = 0;
+        if constexpr (C::OVERLAP) {
+            if (my_tiles > 0) {
+                float s[SREGS], alpha[2];
+                uint32_t p[BN / 16][4];
+                wait_full(0);
+                named_sync(me);
+                wgmma_fence();
+                issue_qk(s, 0, wg);
+                wgmma_commit();
+                named_arrive(other);
+                wgmma_wait<0>();
+                wgmma_hold(s);
+                scores(s, 0, scale_log2, lane, alpha);  // O is still zero: no rescale
+                pack(s, p);
+#pragma unroll 1
+                for (t = 1; t < my_tiles; t++) {
+                    wait_full(t);
+                    named_sync(me);
+                    wgmma_fence();
+                    issue_qk(s, t % STAGES, wg);
+                    wgmma_commit();
+                    issue_pv(p, (t - 1) % STAGES);
+                    wgmma_commit();
+                    named_arrive(other);
+                    wgmma_wait<1>();  // S of tile t; P V of tile t - 1 may still run
+                    wgmma_hold(s);
+                    scores(s, t, scale_log2, lane, alpha);
+                    wgmma_wait<0>();  // P V read p and wrote acc: both may change now
+                    wgmma_hold(acc);
+                    release(t - 1);
+                    rescale(alpha);
+                    pack(s, p);
+                }
+                wgmma_fence();
+                issue_pv(p, (t - 1) % STAGES);
+                wgmma_commit();
+                wgmma_wait<0>();
+                wgmma_hold(acc);
+                release(t - 1);
+            }
+        } else {
+#pragma unroll 1
+            for (; t < my_tiles; t++) {
+                wait_full(t);
+                named_sync(me);
+                consume(t, t % STAGES, wg, scale_log2, lane, [&] { named_arrive(other); });
+                release(t);
+            }
+        }
+#pragma unroll 1
+        for (; t < n_tiles; t++) {
+            wait_full(t);
+            named_sync(me);
+            named_arrive(other);
+            release(t);
+        }
     }
 
     __device__ __forceinline__ void store(__nv_bfloat16 *o, int q_row0, int q_len, int wg, int wq,
@@ -306,18 +392,16 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
         if (warp < 4) {  // producer warpgroup
             asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n");
             T.load_q(q, q_row0, q_len, tid, 128);
-            cp_async_commit();
             T.init_loader(list, list_len, lane);
-            // One tile in flight: the consumers still hold up to STAGES - 1 landed tiles.
+            // Every free stage gets a tile in flight; its `full` barrier completes when the
+            // copies land, without the producer waiting for them (as CUTLASS's cp.async wgmma
+            // pipelines do: no proxy fence between cp.async and the wgmma reading its data).
 #pragma unroll 1
             for (int t = 0; t < n_tiles; t++) {
                 const int st = t % STAGES, use = t / STAGES;
                 if (use > 0) mbar_wait(empty + 8 * st, (use - 1) & 1);
                 T.load_tile(k, v, t, st, warp, lane);
-                cp_async_commit();
-                cp_async_wait<0>();  // tile t (and Q before the first) landed
-                fence_async_shared();
-                mbar_arrive(full + 8 * st);
+                mbar_arrive_when_copied(full + 8 * st);  // tile t (and Q before the first)
             }
             cp_async_wait<0>();
         } else {  // consumer warpgroups 0 and 1: rows 64 wg .. 64 wg + 63
@@ -325,18 +409,10 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
             const int wg = (warp >> 2) - 1;
             const bool active = q_len > wg * 64;
             T.init_consumer();
-            // Baton: named barrier 1 + wg is this warpgroup's turn to issue S = Q K^T. Group 1
-            // hands group 0 the first turn; each passes it on after issuing.
+            // Baton: named barrier 1 + wg is this warpgroup's turn to issue its products. Group
+            // 1 hands group 0 the first turn; each passes it on after issuing.
             if (wg == 1) named_arrive(1);
-#pragma unroll 1
-            for (int t = 0; t < n_tiles; t++) {
-                const int st = t % STAGES;
-                mbar_wait(full + 8 * st, (t / STAGES) & 1);
-                named_sync(1 + wg);
-                if (active) T.consume(t, st, wg, scale_log2, lane, [&] { named_arrive(2 - wg); });
-                else named_arrive(2 - wg);
-                mbar_arrive(empty + 8 * st);
-            }
+            T.consumer_loop(n_tiles, active, wg, full, empty, scale_log2, lane);
             if (wg == 0) named_sync(1);  // group 1's last hand-over (its first with no tiles)
             if (active) T.store(o, q_row0, q_len, wg, warp & 3, lane);
         }

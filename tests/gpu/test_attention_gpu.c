@@ -187,9 +187,23 @@ static void test_token_major(void) {
 
 // Cluster offsets [H, C + 1] from C - 1 sorted random cut points (repeats make empty clusters).
 // mode 1: additionally force cluster 0 empty and cluster 1 a single token where C allows.
+// mode 2: sizes on either side of the 64-row halves and 128-row tiles, in a random rotation
+// (the last cluster takes what is left).
 static void random_offsets(int H, int S, int C, int mode, int32_t *off) {
+    static const int edges[] = {64, 65, 1, 128, 129, 63, 0, 191, 193, 127, 192, 2};
+    const int n_edges = (int)(sizeof edges / sizeof *edges);
     for (int h = 0; h < H; h++) {
         int32_t *o = off + (size_t)h * (C + 1);
+        if (mode == 2) {
+            const int rot = (int)rand_below((uint32_t)n_edges);
+            o[0] = 0;
+            for (int c = 1; c < C; c++) {
+                const int next = o[c - 1] + edges[(c + rot) % n_edges];
+                o[c] = next < S ? next : S;
+            }
+            o[C] = S;
+            continue;
+        }
         o[0] = 0;
         for (int c = 1; c < C; c++) o[c] = (int32_t)rand_below((uint32_t)S + 1);
         o[C] = S;
@@ -303,6 +317,12 @@ static void test_sparse_shapes(void) {
     sparse_case(1, 2000, 128, 1500, 60, MASK_RANDOM, 0.2, 1, 1.0f); // tiny query clusters
     sparse_case(2, 3000, 128, 19, 23, MASK_RANDOM, 0.5, 0, 1.0f);  // ~160-row clusters: 128 + tail
     sparse_case(1, 3000, 64, 19, 23, MASK_RANDOM, 0.5, 1, 1.0f);
+    // Halves: clusters of 64 / 65 / 128 / 129 ... rows, and ~80-row clusters whose last halves
+    // are paired with other clusters' (unequal key lists in one CTA).
+    sparse_case(2, 3000, 128, 40, 37, MASK_RANDOM, 0.4, 2, 1.0f);
+    sparse_case(1, 3000, 64, 40, 37, MASK_RANDOM, 0.4, 2, 1.0f);
+    sparse_case(2, 4000, 128, 50, 60, MASK_RANDOM, 0.3, 0, 1.5f);
+    sparse_case(1, 2500, 128, 41, 29, MASK_ALL, 1, 2, 1.0f);
 }
 
 // The sparse call captured in a CUDA graph (no host sync, no allocation) gives the same output.
@@ -359,13 +379,26 @@ static void test_bad_arguments(void) {
 
 // Wan 480p shape: dense and sparse at a few mask densities (VS_ATTN_BENCH=1), every variant with
 // VS_ATTN_BENCH_ALL=1; variant 0 also with fewer, larger query clusters.
+// VS_ATTN_BENCH_SHAPE=S,H,C_q: that shape instead, D = 128 only; VS_ATTN_BENCH_VARIANTS=N: the
+// first N variants.
 static void bench(void) {
-    const int H = 12, S = 32760, reps = 10;
+    int H = 12, S = 32760, n_D = 2;
+    const int reps = 10;
     const double keeps[] = {0.1, 0.25, 0.5};
-    const int Ds[] = {128, 64}, C_qs[] = {200, 100};
-    for (int di = 0; di < 2; di++) {
+    int Ds[] = {128, 64}, C_qs[] = {200, 100};
+    const char *shape = getenv("VS_ATTN_BENCH_SHAPE");
+    if (shape) {
+        if (sscanf(shape, "%d,%d,%d", &S, &H, &C_qs[0]) != 3 || S < 1 || H < 1 || C_qs[0] < 1) {
+            printf("bench: VS_ATTN_BENCH_SHAPE='%s' is not S,H,C_q\n", shape);
+            return;
+        }
+        C_qs[1] = C_qs[0] / 2;
+        n_D = 1;
+    }
+    for (int di = 0; di < n_D; di++) {
         int D = Ds[di];
         int n_var = getenv("VS_ATTN_BENCH_ALL") ? vs_cuda_attention_variant_count(D) : 1;
+        if (getenv("VS_ATTN_BENCH_VARIANTS")) n_var = atoi(getenv("VS_ATTN_BENCH_VARIANTS"));
         for (int var = 0; var < n_var; var++)
             for (int ci = 0; vs_cuda_attention_variant_usable(D, var) && ci < (var == 0 ? 2 : 1); ci++)
                 for (int ki = 0; ki < 3; ki++) {
