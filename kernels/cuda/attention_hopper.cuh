@@ -130,7 +130,7 @@ struct HopperTile {
     // n_keys are zeros).
     __device__ __forceinline__ void load_tile(const __nv_bfloat16 *k, const __nv_bfloat16 *v, int t,
                                               int stage, int warp, int lane) {
-        const int p0 = t * BN + warp * RW, r0 = warp * RW;
+        const int p0 = t * BN + warp * RW;
         const int row = SPARSE ? keys.row(p0, RW, lane) : 0;  // dense rows are p0 + rl below
         const uint32_t sk = k_stage(stage), sv = sk + C::KV_BYTES;
         constexpr int LPR = C::LANES_PER_ROW, RPP = 32 / LPR;
@@ -140,7 +140,7 @@ struct HopperTile {
             const int prow = SPARSE ? __shfl_sync(0xffffffffu, row, rl) : p0 + rl;
             const bool ok = p0 + rl < n_keys;
             const size_t goff = (size_t)(ok ? prow : 0) * ld_kv + c * 8;
-            const int r = r0 + rl;
+            const int r = warp * RW + rl;
 #pragma unroll
             for (int cc = 0; cc < CH / LPR; cc++) {
                 cp_async16(sk + hswz<BN>(r, c + cc * LPR), k + goff + cc * LPR * 8, ok ? 16 : 0);

@@ -187,8 +187,8 @@ static void test_token_major(void) {
 
 // Cluster offsets [H, C + 1] from C - 1 sorted random cut points (repeats make empty clusters).
 // mode 1: additionally force cluster 0 empty and cluster 1 a single token where C allows.
-// mode 2: sizes on either side of the 64-row halves and 128-row tiles, in a random rotation
-// (the last cluster takes what is left).
+// mode 2: sizes on either side of 64 rows (a consumer warpgroup's share) and 128 (a query
+// tile), in a random rotation (the last cluster takes what is left).
 static void random_offsets(int H, int S, int C, int mode, int32_t *off) {
     static const int edges[] = {64, 65, 1, 128, 129, 63, 0, 191, 193, 127, 192, 2};
     const int n_edges = (int)(sizeof edges / sizeof *edges);
@@ -317,8 +317,8 @@ static void test_sparse_shapes(void) {
     sparse_case(1, 2000, 128, 1500, 60, MASK_RANDOM, 0.2, 1, 1.0f); // tiny query clusters
     sparse_case(2, 3000, 128, 19, 23, MASK_RANDOM, 0.5, 0, 1.0f);  // ~160-row clusters: 128 + tail
     sparse_case(1, 3000, 64, 19, 23, MASK_RANDOM, 0.5, 1, 1.0f);
-    // Halves: clusters of 64 / 65 / 128 / 129 ... rows, and ~80-row clusters whose last halves
-    // are paired with other clusters' (unequal key lists in one CTA).
+    // Query clusters of 64 / 65 / 128 / 129 ... rows (tiles whose second warpgroup is full,
+    // partial or idle), and ~80-row clusters with unequal key lists.
     sparse_case(2, 3000, 128, 40, 37, MASK_RANDOM, 0.4, 2, 1.0f);
     sparse_case(1, 3000, 64, 40, 37, MASK_RANDOM, 0.4, 2, 1.0f);
     sparse_case(2, 4000, 128, 50, 60, MASK_RANDOM, 0.3, 0, 1.5f);
