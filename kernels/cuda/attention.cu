@@ -7,20 +7,25 @@
 //     clusters, in increasing index, into (end position in the concatenation, row - position)
 //     pairs with a ballot + shuffle scan; the list length and total key count go to `info`.
 //   plan_q_tiles: one block per head scans the query tiles of each cluster and writes one
-//     (cluster, first row within the cluster) entry per tile.
-// The attention grid is sized from the host-known bound ceil(S / BM) + C_q tiles per head; CTAs
-// past the head's real count return at once.
+//     (cluster, first row within the cluster) entry per tile, longest key list first.
+// The per-tile kernels' grid is sized from the host-known bound ceil(S / BM) + C_q tiles per
+// head; CTAs past the head's real count return at once. The persistent kernel (the default on
+// sm_90a) runs one CTA per SM over all heads' tiles instead (sparse_persistent_wgmma).
 //
-// Query-tile padding is what separates the sparse kernel from density x dense time: a query
-// cluster of n rows needs ceil(n / BM) passes over its key list, and a CTA whose tile is mostly
-// empty costs nearly a full pass (the kernel is latency bound at 8 warps per SM, so idle warps do
-// not speed up the other CTA). Split variants therefore cover a cluster with BM-row tiles of the
-// main kernel, except a last tile of <= BM/2 rows, which goes to a second kernel with half-height
-// tiles, smaller CTAs and more of them per SM (the second list, launched right after).
+// What separates the sparse kernel from density x dense time (docs/attention-kernels.md):
+// - Per-CTA start-up. A CTA per tile pays for loading Q and its first key tiles, the pipeline's
+//   ramp and its stores, against key lists a fraction of the dense one; measured with query
+//   clusters of exactly 128 rows, 1.31x at 10% density against 1.10x at 50%. The persistent
+//   kernel overlaps that with the previous tile (1.22x at 10%).
+// - Query-tile padding: a query cluster of n rows needs ceil(n / BM) passes over its key list,
+//   and a tile of <= 64 rows (one consumer warpgroup idle) still costs 0.69 of a full one: it
+//   loads the same keys for half the rows. Split variants send such remainders to a second
+//   kernel with half-height tiles, smaller CTAs and more of them per SM (the mma.sync kernels;
+//   with the wgmma pingpong kernels it does not pay).
 //
 // Workspace (strides fixed by the shapes, so any variant's BM fits):
 //   lists [H * C_q * C_k] int2 | info [H * C_q] int2 | tiles [H * max_tiles] int2 |
-//   tail tiles [H * C_q] int2 | n_tiles [2 H] (main, tail)
+//   tail tiles [H * C_q] int2 | n_tiles [2 H] (main, tail) | next item of the persistent kernel
 #include <cuda_runtime.h>
 #include <math.h>
 
@@ -42,7 +47,7 @@ size_t max_q_tiles(int S, int C_q) { return (size_t)S / MIN_BM + 1 + (size_t)C_q
 
 struct Workspace {
     int2 *lists, *info, *tiles, *tail_tiles;
-    int *n_tiles;  // [2 H]: main tiles per head, then tail tiles per head
+    int *n_tiles;  // [2 H + 1]: main tiles per head, tail tiles per head, the item counter
     size_t tile_stride;
 };
 
@@ -73,6 +78,7 @@ __global__ void plan_key_lists(const uint8_t *__restrict__ mask, const int32_t *
     const int32_t *ko = k_off + (size_t)h * (C_k + 1);
     int2 *out = lists + (size_t)w * C_k;
     int count = 0, total = 0;
+#pragma unroll 4  // the loads of several rounds in flight together: the rounds chain only by sums
     for (int j0 = 0; j0 < C_k; j0 += 32) {
         const int j = j0 + lane;
         int size = 0, start = 0;
@@ -125,36 +131,65 @@ __device__ int block_scan(int n, int *warp_sums, int *carry) {
     return start;
 }
 
+constexpr int PLAN_BUCKETS = 1024;  // key-list lengths in key tiles; longer ones share the last
+
 // Query tiles of one head. Cluster of n rows: floor(n / BM) full tiles plus a remainder r; with
 // tail_bm > 0 a remainder r <= tail_bm goes to the tail list, otherwise it is one more main tile.
+// The main tiles are ordered by the length of their key list, longest first (a counting sort
+// over key tiles of BN), so the CTAs that finish a head last run its shortest tiles. Ties and the
+// tail list are in no fixed order: a tile's result does not depend on where it is scheduled.
 __global__ void __launch_bounds__(PLAN_THREADS)
-    plan_q_tiles(const int32_t *__restrict__ q_off, int H, int C_q, int BM, int tail_bm,
-                 int2 *__restrict__ tiles, size_t tile_stride, int2 *__restrict__ tail_tiles,
-                 int *__restrict__ n_tiles) {
+    plan_q_tiles(const int32_t *__restrict__ q_off, const int2 *__restrict__ info, int H, int C_q,
+                 int BM, int BN, int tail_bm, int2 *__restrict__ tiles, size_t tile_stride,
+                 int2 *__restrict__ tail_tiles, int *__restrict__ n_tiles) {
+    __shared__ int bucket_next[PLAN_BUCKETS];
     __shared__ int warp_sums[PLAN_THREADS / 32];
+    __shared__ int tail_count;
     const int h = blockIdx.x, tid = threadIdx.x;
     const int32_t *qo = q_off + (size_t)h * (C_q + 1);
     int2 *out = tiles + (size_t)h * tile_stride;
     int2 *tail_out = tail_tiles + (size_t)h * C_q;
-    int carry = 0, tail_carry = 0;
-    for (int i0 = 0; i0 < C_q; i0 += PLAN_THREADS) {
-        const int i = i0 + tid;
-        int n_main = 0, n_tail = 0, full = 0;
-        if (i < C_q) {
-            const int len = max(0, qo[i + 1] - qo[i]);
-            full = len / BM;
-            const int rem = len - full * BM;
-            n_tail = rem > 0 && rem <= tail_bm;
-            n_main = full + (rem > 0 && !n_tail);
-        }
-        const int start = block_scan(n_main, warp_sums, &carry);
-        const int tail_start = block_scan(n_tail, warp_sums, &tail_carry);
-        for (int t = 0; t < n_main; t++) out[start + t] = make_int2(i, t * BM);
-        if (n_tail) tail_out[tail_start] = make_int2(i, full * BM);
+    struct Split { int full, n_main, n_tail, bucket; };
+    const auto split = [&](int i) {
+        const int len = max(0, qo[i + 1] - qo[i]);
+        const int full = len / BM, rem = len - full * BM;
+        const int n_tail = rem > 0 && rem <= tail_bm;
+        const int key_tiles = (info[(size_t)h * C_q + i].y + BN - 1) / BN;
+        return Split{full, full + (rem > 0 && !n_tail), n_tail,
+                     PLAN_BUCKETS - 1 - min(key_tiles, PLAN_BUCKETS - 1)};
+    };
+    for (int j = tid; j < PLAN_BUCKETS; j += PLAN_THREADS) bucket_next[j] = 0;
+    if (tid == 0) tail_count = 0;
+    __syncthreads();
+    for (int i = tid; i < C_q; i += PLAN_THREADS) {
+        const Split sp = split(i);
+        if (sp.n_main) atomicAdd(&bucket_next[sp.bucket], sp.n_main);
     }
+    __syncthreads();
+    // bucket counts -> first positions: each thread scans PER consecutive buckets
+    constexpr int PER = PLAN_BUCKETS / PLAN_THREADS;
+    static_assert(PLAN_BUCKETS % PLAN_THREADS == 0, "buckets per thread");
+    int counts[PER], sum = 0, carry = 0;
+    for (int j = 0; j < PER; j++) sum += counts[j] = bucket_next[tid * PER + j];
+    int pos = block_scan(sum, warp_sums, &carry);
+    for (int j = 0; j < PER; j++) {
+        bucket_next[tid * PER + j] = pos;
+        pos += counts[j];
+    }
+    __syncthreads();
+    for (int i = tid; i < C_q; i += PLAN_THREADS) {
+        const Split sp = split(i);
+        if (sp.n_main) {
+            const int start = atomicAdd(&bucket_next[sp.bucket], sp.n_main);
+            for (int t = 0; t < sp.n_main; t++) out[start + t] = make_int2(i, t * BM);
+        }
+        if (sp.n_tail) tail_out[atomicAdd(&tail_count, 1)] = make_int2(i, sp.full * BM);
+    }
+    __syncthreads();
     if (tid == 0) {
         n_tiles[h] = carry;
-        n_tiles[H + h] = tail_carry;
+        n_tiles[H + h] = tail_count;
+        if (h == 0) n_tiles[2 * H] = 0;  // the persistent kernel's item counter
     }
 }
 
@@ -260,24 +295,100 @@ int launch_sparse_tiles(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs
     return e == cudaSuccess ? 0 : cuda_fail(e, "sparse attention kernel launch");
 }
 
-// Main tiles of config C; with Tail != C, remainders of <= Tail::BM rows by config Tail.
-template <class C, class Tail = C>
+// The work of the persistent sparse kernel: the planned tiles of all heads, head after head,
+// handed out by a counter (claim()). get() moves a caller's cursor over the heads, so a CTA's
+// increasing indices cost O(H) in all.
+// (Kept constant so it stays in the parameter bank instead of taking registers.)
+struct SparseWork {
+    const __nv_bfloat16 *q, *k, *v;
+    __nv_bfloat16 *o;
+    const int32_t *q_off;
+    const int2 *lists, *info, *tiles;
+    const int *n_tiles;
+    int *counter;  // items claimed so far beyond the first gridDim.x; zeroed by plan_q_tiles
+    size_t tile_stride;
+    int H, S, D, BM, C_q, C_k;
+
+    __device__ int size() const {
+        int n = 0;
+        for (int i = 0; i < H; i++) n += n_tiles[i];
+        return n;
+    }
+    __device__ int claim() const { return (int)gridDim.x + atomicAdd(counter, 1); }
+    // cursor: (h, base) with items of heads < h at [0, base); start at (0, 0)
+    __device__ SparseItem get(int index, int2 &cursor) const {
+        int h = cursor.x, base = cursor.y;
+        while (index >= base + n_tiles[h]) base += n_tiles[h++];
+        cursor = make_int2(h, base);
+        const int2 tile = tiles[(size_t)h * tile_stride + (index - base)];
+        const int32_t *qo = q_off + (size_t)h * (C_q + 1);
+        const size_t hi = (size_t)h * C_q + tile.x, head = (size_t)h * S * D;
+        const int2 inf = info[hi];
+        SparseItem it;
+        it.q = q + head, it.k = k + head, it.v = v + head, it.o = o + head;
+        it.list = lists + hi * C_k;
+        it.list_len = inf.x, it.n_keys = inf.y;
+        it.q_row0 = qo[tile.x] + tile.y;
+        it.q_len = min(BM, qo[tile.x + 1] - it.q_row0);
+        return it;
+    }
+};
+
+template <class C>
+__global__ void __launch_bounds__(C::THREADS, 1)
+    sparse_persistent_kernel(const __grid_constant__ SparseWork work, float scale_log2) {
+    sparse_persistent_wgmma<C>(work, scale_log2);
+}
+
+// SMs of the current device, cached per device.
+int sm_count() {
+    static int counts[64];
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev >= 64) return 0;
+    if (counts[dev] == 0 &&
+        cudaDeviceGetAttribute(&counts[dev], cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+        counts[dev] = 0;
+    return counts[dev];
+}
+
+template <class C>
+int launch_sparse_persistent(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *o,
+                             int H, int S, const int32_t *q_off, int C_q, int C_k,
+                             const Workspace &w, cudaStream_t stream) {
+    static unsigned long long opted = 0;
+    if (smem_opt_in(sparse_persistent_kernel<C>, C::SMEM_BYTES, &opted)) return -1;
+    const int sms = sm_count();
+    if (sms < 1) return VS_FAIL("sparse attention: could not read the GPU's SM count");
+    const SparseWork work = {(const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k,
+                             (const __nv_bfloat16 *)v, (__nv_bfloat16 *)o, q_off, w.lists, w.info,
+                             w.tiles, w.n_tiles, w.n_tiles + 2 * H, w.tile_stride, H, S, C::D, C::BM, C_q, C_k};
+    sparse_persistent_kernel<C><<<(unsigned)sms, C::THREADS, C::SMEM_BYTES, stream>>>(
+        work, scale_log2_for(C::D));
+    cudaError_t e = cudaGetLastError();
+    return e == cudaSuccess ? 0 : cuda_fail(e, "sparse attention (persistent) kernel launch");
+}
+
+// Main tiles of config C; with Tail != C, remainders of <= Tail::BM rows by config Tail;
+// PERSISTENT: one CTA per SM walking the tiles (sparse_persistent_wgmma), no tails.
+template <class C, class Tail = C, bool PERSISTENT = false>
 int launch_sparse(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *o, int H, int S,
                   const int32_t *q_off, const int32_t *k_off, const uint8_t *mask, int C_q, int C_k,
                   void *workspace, cudaStream_t stream) {
     constexpr bool split = !std::is_same<C, Tail>::value;
     static_assert(!split || Tail::BM <= C::BM / 2, "tail tiles hold at most half a main tile");
+    static_assert(!(split && PERSISTENT), "the persistent kernel takes every tile");
     Workspace w = carve(workspace, H, S, C_q, C_k);
     long long warps = (long long)H * C_q;
     plan_key_lists<<<(unsigned)((warps + 3) / 4), 128, 0, stream>>>(mask, k_off, H, C_q, C_k,
                                                                    w.lists, w.info);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return cuda_fail(e, "sparse attention key-list planning launch");
-    plan_q_tiles<<<(unsigned)H, PLAN_THREADS, 0, stream>>>(q_off, H, C_q, C::BM, split ? Tail::BM : 0,
-                                                           w.tiles, w.tile_stride, w.tail_tiles,
-                                                           w.n_tiles);
+    plan_q_tiles<<<(unsigned)H, PLAN_THREADS, 0, stream>>>(q_off, w.info, H, C_q, C::BM, C::BN,
+                                                           split ? Tail::BM : 0, w.tiles,
+                                                           w.tile_stride, w.tail_tiles, w.n_tiles);
     e = cudaGetLastError();
     if (e != cudaSuccess) return cuda_fail(e, "sparse attention tile planning launch");
+    if constexpr (PERSISTENT) return launch_sparse_persistent<C>(q, k, v, o, H, S, q_off, C_q, C_k, w, stream);
     if (launch_sparse_tiles<C>(q, k, v, o, H, S, q_off, C_q, C_k, w, w.tiles, w.tile_stride,
                                w.n_tiles, (unsigned)((S + C::BM - 1) / C::BM + C_q), stream))
         return -1;
@@ -315,11 +426,14 @@ struct Variant {
 };
 
 // The public launchers use the first variant the device can run: the order is by measured speed
-// (docs/attention-kernels.md). wgmma: pingpong with intra-warpgroup overlap beats plain
+// (docs/attention-kernels.md). wgmma: the persistent sparse kernel is 4-10% faster than a CTA
+// per tile in `bench attention` (the dense kernels of the first two are the same); pingpong
+// with intra-warpgroup overlap beats plain
 // pingpong by 4-8% dense (most at long S) and plain by ~12%; with pingpong, sending short
 // remainders to the 1-warpgroup kernel no longer pays. mma.sync: for D = 128, A with H taking
 // the short remainders is the fastest sparse kernel.
 const Variant variants128[] = {
+    {"wgmma pingpong+overlap bm128 bn128 3st, persistent sparse", true, launch_dense<W128_PO>, launch_sparse<W128_PO, W128_PO, true>},
     {"wgmma pingpong+overlap bm128 bn128 3st", true, launch_dense<W128_PO>, launch_sparse<W128_PO>},
     {"wgmma pingpong bm128 bn128 2st", true, launch_dense<W128_PP>, launch_sparse<W128_PP>},
     {"wgmma plain bm128 bn128 2st + bm64 tails", true, launch_dense<W128_P>, launch_sparse<W128_P, W128_T>},
@@ -327,6 +441,7 @@ const Variant variants128[] = {
     {"mma bm64 2w x32rows bn32 2st 4cta", false, launch_dense<D128_H>, launch_sparse<D128_H>},
 };
 const Variant variants64[] = {
+    {"wgmma pingpong+overlap bm128 bn128 3st, persistent sparse", true, launch_dense<W64_PO>, launch_sparse<W64_PO, W64_PO, true>},
     {"wgmma pingpong+overlap bm128 bn128 3st", true, launch_dense<W64_PO>, launch_sparse<W64_PO>},
     {"wgmma pingpong bm128 bn128 3st + bm64 tails", true, launch_dense<W64_PP>, launch_sparse<W64_PP, W64_T>},
     {"wgmma plain bm128 bn128 2st + bm64 tails", true, launch_dense<W64_P>, launch_sparse<W64_P, W64_T>},
@@ -471,7 +586,7 @@ extern "C" int vs_cuda_sparse_attention_variant(int variant, const vs_bf16 *q, c
 extern "C" size_t vs_cuda_sparse_attention_workspace_bytes(int H, int S, int C_q, int C_k) {
     return align256((size_t)H * C_q * C_k * sizeof(int2)) + align256((size_t)H * C_q * sizeof(int2)) +
            align256((size_t)H * max_q_tiles(S, C_q) * sizeof(int2)) +
-           align256((size_t)H * C_q * sizeof(int2)) + align256((size_t)2 * H * sizeof(int));
+           align256((size_t)H * C_q * sizeof(int2)) + align256((size_t)(2 * H + 1) * sizeof(int));
 }
 
 extern "C" int vs_cuda_dense_attention(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v,

@@ -25,13 +25,13 @@ int cuda_check(cudaError_t e, const char *what) {
                    what, cudaGetErrorString(e));
 }
 
-// offsets [H, C + 1]: cluster sizes proportional to uniform weights in [0.5, 1.5).
-void random_offsets(int H, int S, int C, uint64_t seed, int32_t *offsets) {
+// offsets [H, C + 1]: cluster sizes proportional to uniform weights in [1 - spread, 1 + spread).
+void random_offsets(int H, int S, int C, double spread, uint64_t seed, int32_t *offsets) {
     double *w = (double *)malloc((size_t)C * sizeof(double));
     for (int h = 0; h < H; h++) {
         double total = 0;
         for (int c = 0; c < C; c++) {
-            w[c] = 0.5 + vs_uniform_index(seed, (uint64_t)h * C + c, 1u << 20) / (double)(1u << 20);
+            w[c] = 1 - spread + 2 * spread * vs_uniform_index(seed, (uint64_t)h * C + c, 1u << 20) / (double)(1u << 20);
             total += w[c];
         }
         int32_t *o = offsets + (size_t)h * (C + 1);
@@ -83,7 +83,7 @@ int time_median(F run, int reps, double *ms_out) {
 }  // namespace
 
 extern "C" int vs_cuda_attention_bench_variant(int variant, int H, int S, int D, int C_q, int C_k,
-                                               double keep, int reps, uint64_t seed,
+                                               double keep, double q_spread, int reps, uint64_t seed,
                                                vs_cuda_attention_timing *out) {
     if (H < 1 || S < 1 || C_q < 1 || C_k < 1 || C_q > S || C_k > S || reps < 1)
         return VS_FAIL("attention bench: bad shape H=%d S=%d C_q=%d C_k=%d reps=%d "
@@ -94,8 +94,8 @@ extern "C" int vs_cuda_attention_bench_variant(int variant, int H, int S, int D,
     int32_t *h_qo = (int32_t *)malloc((size_t)H * (C_q + 1) * sizeof(int32_t));
     int32_t *h_ko = (int32_t *)malloc((size_t)H * (C_k + 1) * sizeof(int32_t));
     uint8_t *h_mask = (uint8_t *)malloc((size_t)H * C_q * C_k);
-    random_offsets(H, S, C_q, seed ^ 0x51, h_qo);
-    random_offsets(H, S, C_k, seed ^ 0x52, h_ko);
+    random_offsets(H, S, C_q, q_spread, seed ^ 0x51, h_qo);
+    random_offsets(H, S, C_k, 0.5, seed ^ 0x52, h_ko);
     double density = 0;
     for (int h = 0; h < H; h++) {
         double hit = 0;
@@ -170,5 +170,5 @@ extern "C" int vs_cuda_attention_bench_variant(int variant, int H, int S, int D,
 extern "C" int vs_cuda_attention_bench(int H, int S, int D, int C_q, int C_k, double keep, int reps,
                                        uint64_t seed, vs_cuda_attention_timing *out) {
     return vs_cuda_attention_bench_variant(vs_cuda_attention_default_variant(D), H, S, D, C_q, C_k,
-                                           keep, reps, seed, out);
+                                           keep, 0.5, reps, seed, out);
 }

@@ -46,8 +46,9 @@ struct HopperConfig {
     static constexpr int ROWS_PER_WARP = BN / LOAD_WARPS;  // K/V rows each loading warp copies
     static constexpr int LANES_PER_ROW = CHUNKS < 32 ? CHUNKS : 32;
     static constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
-    // + 1024 alignment slack for the swizzle atoms, + the mbarriers (full, empty per stage)
-    static constexpr int SMEM_BYTES = 1024 + Q_BYTES + STAGES * 2 * KV_BYTES + 16 * STAGES;
+    // + 1024 alignment slack for the swizzle atoms, + the mbarriers (full, empty per stage;
+    // the persistent kernel's q_empty, item_full and item_empty per slot) and its 2 item slots
+    static constexpr int SMEM_BYTES = 1024 + Q_BYTES + STAGES * 2 * KV_BYTES + 16 * STAGES + 48;
     static_assert(D == 64 || D == 128, "head dim 64 or 128");
     static_assert(BN == 64 || BN == 128, "key tile is a wgmma N: 64 or 128");
     static_assert(ROWS_PER_WARP >= 1 && ROWS_PER_WARP <= 32 && BN % LOAD_WARPS == 0, "K/V rows per warp");
@@ -83,6 +84,17 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, int parity) {
         "@!done bra WAIT;\n}\n" ::"r"(bar),
         "r"(parity)
         : "memory");
+}
+// Registers per thread of a warpgroup (setmaxnreg: a multiple of 8 in [24, 256]).
+template <int REGS>
+__device__ __forceinline__ void lower_max_registers() {
+    static_assert(REGS % 8 == 0 && REGS >= 24 && REGS <= 256, "setmaxnreg range");
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(REGS));
+}
+template <int REGS>
+__device__ __forceinline__ void raise_max_registers() {
+    static_assert(REGS % 8 == 0 && REGS >= 24 && REGS <= 256, "setmaxnreg range");
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(REGS));
 }
 // Named barriers among the 256 consumer threads (id 0 is __syncthreads).
 __device__ __forceinline__ void named_sync(int id) {
@@ -249,16 +261,25 @@ struct HopperTile {
         wgmma_hold(acc);
     }
 
-    // The pingpong consumer over n_tiles key tiles. A warpgroup with no query rows (active
-    // false) only passes the baton and the stages on, so both take the same number of turns.
+    // The pingpong consumer over n_tiles key tiles, which are tiles ring0 .. ring0 + n_tiles - 1
+    // of the stage ring (a persistent CTA's ring runs on across its work items). q_done() runs
+    // once the last S = Q K^T has completed, when the Q tile may be overwritten. A warpgroup with
+    // no query rows (active false) only passes the baton and the stages on, so both take the same
+    // number of turns.
+    template <class QDone>
     __device__ __forceinline__ void consumer_loop(int n_tiles, bool active, int wg, uint32_t full,
-                                                  uint32_t empty, float scale_log2, int lane) {
+                                                  uint32_t empty, float scale_log2, int lane,
+                                                  int ring0, QDone q_done) {
         constexpr int STAGES = C::STAGES;
         const int me = 1 + wg, other = 2 - wg;  // named barriers: my turn, the other's turn
-        const auto wait_full = [&](int t) { mbar_wait(full + 8 * (t % STAGES), (t / STAGES) & 1); };
-        const auto release = [&](int t) { mbar_arrive(empty + 8 * (t % STAGES)); };
+        const auto stage = [&](int t) { return (ring0 + t) % STAGES; };
+        const auto wait_full = [&](int t) {
+            mbar_wait(full + 8 * stage(t), ((ring0 + t) / STAGES) & 1);
+        };
+        const auto release = [&](int t) { mbar_arrive(empty + 8 * stage(t)); };
         const int my_tiles = active ? n_tiles : 0;
         int t = 0;
+        if (my_tiles == 0) q_done();
         if constexpr (C::OVERLAP) {
             if (my_tiles > 0) {
                 float s[SREGS], alpha[2];
@@ -266,7 +287,7 @@ struct HopperTile {
                 wait_full(0);
                 named_sync(me);
                 wgmma_fence();
-                issue_qk(s, 0, wg);
+                issue_qk(s, stage(0), wg);
                 wgmma_commit();
                 named_arrive(other);
                 wgmma_wait<0>();
@@ -278,9 +299,9 @@ struct HopperTile {
                     wait_full(t);
                     named_sync(me);
                     wgmma_fence();
-                    issue_qk(s, t % STAGES, wg);
+                    issue_qk(s, stage(t), wg);
                     wgmma_commit();
-                    issue_pv(p, (t - 1) % STAGES);
+                    issue_pv(p, stage(t - 1));
                     wgmma_commit();
                     named_arrive(other);
                     wgmma_wait<1>();  // S of tile t; P V of tile t - 1 may still run
@@ -292,8 +313,9 @@ struct HopperTile {
                     rescale(alpha);
                     pack(s, p);
                 }
+                q_done();  // every S has completed (the loop's last wait)
                 wgmma_fence();
-                issue_pv(p, (t - 1) % STAGES);
+                issue_pv(p, stage(t - 1));
                 wgmma_commit();
                 wgmma_wait<0>();
                 wgmma_hold(acc);
@@ -304,9 +326,10 @@ struct HopperTile {
             for (; t < my_tiles; t++) {
                 wait_full(t);
                 named_sync(me);
-                consume(t, t % STAGES, wg, scale_log2, lane, [&] { named_arrive(other); });
+                consume(t, stage(t), wg, scale_log2, lane, [&] { named_arrive(other); });
                 release(t);
             }
+            if (my_tiles > 0) q_done();
         }
 #pragma unroll 1
         for (; t < n_tiles; t++) {
@@ -390,7 +413,7 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
             }
         __syncthreads();
         if (warp < 4) {  // producer warpgroup
-            asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n");
+            lower_max_registers<56>();
             T.load_q(q, q_row0, q_len, tid, 128);
             T.init_loader(list, list_len, lane);
             // Every free stage gets a tile in flight; its `full` barrier completes when the
@@ -405,20 +428,150 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
             }
             cp_async_wait<0>();
         } else {  // consumer warpgroups 0 and 1: rows 64 wg .. 64 wg + 63
-            asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n");
+            raise_max_registers<224>();
             const int wg = (warp >> 2) - 1;
             const bool active = q_len > wg * 64;
             T.init_consumer();
             // Baton: named barrier 1 + wg is this warpgroup's turn to issue its products. Group
             // 1 hands group 0 the first turn; each passes it on after issuing.
             if (wg == 1) named_arrive(1);
-            T.consumer_loop(n_tiles, active, wg, full, empty, scale_log2, lane);
+            T.consumer_loop(n_tiles, active, wg, full, empty, scale_log2, lane, 0, [] {});
             if (wg == 0) named_sync(1);  // group 1's last hand-over (its first with no tiles)
             if (active) T.store(o, q_row0, q_len, wg, warp & 3, lane);
         }
     }
 #else
     __trap();  // built without sm_90a: the launcher never selects this kernel (hopper_ready)
+#endif
+}
+
+// One work item of the persistent sparse kernel: a query tile of one head against its gathered
+// key list (pointers at the head's base, rows of D elements).
+struct SparseItem {
+    const __nv_bfloat16 *q, *k, *v;
+    __nv_bfloat16 *o;
+    const int2 *list;
+    int list_len, n_keys, q_row0, q_len;
+};
+
+// The persistent sparse kernel: one CTA per SM takes work items in turn: item blockIdx.x first,
+// then whichever the shared counter gives it (items.claim()), so SMs that drew short items take
+// more, and the CTAs move through the items together, head by head, which keeps a head's K/V in
+// L2 (the items come sorted longest first within each head). The producer runs ahead across
+// items: once both consumers' last S = Q K^T of an item has completed (`q_empty`) it loads the
+// next item's Q and then its key tiles into the same stage ring, so the next item's first tiles
+// are in flight while the consumers finish, normalise and store the current one. That start-up
+// (Q and the first tiles' latency, the pipeline's ramp, the stores) is what a CTA per tile pays
+// in full, and it is large against the short key lists of sparse attention.
+// The producer's thread 0 claims the items and posts each index to the CTA through two shared
+// slots (mbarriers item_full / item_empty per slot); an index >= size() ends the walk.
+// Items: size(), claim() -> the next index (increasing per CTA), get(index, cursor) ->
+// SparseItem (cursor: int2, zero to start).
+template <class C, class Items>
+__device__ __forceinline__ void sparse_persistent_wgmma(const Items &items, float scale_log2) {
+#ifdef VS_WGMMA
+    static_assert(C::PINGPONG, "the persistent kernel is warp-specialised");
+    constexpr int STAGES = C::STAGES;
+    extern __shared__ unsigned char smem_raw[];
+    HopperTile<C, true> T;
+    T.sq = (smem_u32(smem_raw) + 1023u) & ~1023u;
+    T.skv = T.sq + C::Q_BYTES;
+    T.ld_q = T.ld_kv = T.ld_o = C::D;
+    const uint32_t full = T.skv + STAGES * 2 * C::KV_BYTES, empty = full + 8 * STAGES;
+    const uint32_t q_empty = empty + 8 * STAGES;
+    const uint32_t item_full = q_empty + 8, item_empty = item_full + 16, item_slot = item_empty + 16;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+
+    if (tid == 0) {
+        for (int st = 0; st < STAGES; st++) {
+            mbar_init(full + 8 * st, 128);
+            mbar_init(empty + 8 * st, 256);
+        }
+        mbar_init(q_empty, 256);  // every consumer thread, once its last S of an item completed
+        for (int sl = 0; sl < 2; sl++) {
+            mbar_init(item_full + 8 * sl, 1);      // producer thread 0, once the index is posted
+            mbar_init(item_empty + 8 * sl, C::THREADS - 1);  // every other thread, once read
+        }
+    }
+    __syncthreads();
+    // The n-th item index of this CTA (n = 0, 1, ...).
+    const auto receive = [&](int n) {
+        const int sl = n & 1;
+        int index;
+        if (tid == 0) {
+            index = n == 0 ? (int)blockIdx.x : items.claim();
+            if (n >= 2) mbar_wait(item_empty + 8 * sl, ((n - 2) >> 1) & 1);
+            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(item_slot + 4 * sl), "r"(index) : "memory");
+            mbar_arrive(item_full + 8 * sl);
+        } else {
+            mbar_wait(item_full + 8 * sl, (n >> 1) & 1);
+            asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(index) : "r"(item_slot + 4 * sl) : "memory");
+            mbar_arrive(item_empty + 8 * sl);
+        }
+        return index;
+    };
+    // The CTA holds 384 x 168 registers: 128 x 72 + 256 x 216 (the item state costs the
+    // producer a few registers more than attention_tile_wgmma's 56 leave it).
+    if (warp < 4) {  // producer
+        lower_max_registers<72>();
+        const int total = items.size();  // after setmaxnreg: a value live across it is spilled
+        int ring = 0, q_uses = 0;
+        int2 cursor = make_int2(0, 0);
+#pragma unroll 1
+        for (int n = 0;; n++) {
+            const int index = receive(n);
+            if (index >= total) break;
+            const SparseItem it = items.get(index, cursor);
+            const int n_tiles = (it.n_keys + C::BN - 1) / C::BN;
+            if (n_tiles == 0) continue;  // the consumers write zeros; no Q needed
+            if (q_uses > 0) mbar_wait(q_empty, (q_uses - 1) & 1);
+            q_uses++;
+            T.n_keys = it.n_keys;
+            T.load_q(it.q, it.q_row0, it.q_len, tid, 128);
+            T.init_loader(it.list, it.list_len, lane);
+#pragma unroll 1
+            for (int t = 0; t < n_tiles; t++) {
+                const int g = ring + t, st = g % STAGES, use = g / STAGES;
+                if (use > 0) mbar_wait(empty + 8 * st, (use - 1) & 1);
+                T.load_tile(it.k, it.v, t, st, warp, lane);
+                mbar_arrive_when_copied(full + 8 * st);  // the first tile's also covers Q
+            }
+            ring += n_tiles;
+        }
+        cp_async_wait<0>();
+    } else {  // consumers
+        raise_max_registers<216>();
+        const int wg = (warp >> 2) - 1;
+        const int total = items.size();
+        if (wg == 1) named_arrive(1);  // the baton, as in attention_tile_wgmma, across all items
+        int ring = 0;
+        int2 cursor = make_int2(0, 0);
+        int index = receive(0);
+        SparseItem it;
+        if (index < total) it = items.get(index, cursor);
+#pragma unroll 1
+        for (int n = 1; index < total; n++) {
+            const int n_tiles = (it.n_keys + C::BN - 1) / C::BN;
+            const bool active = it.q_len > wg * 64;
+            T.n_keys = it.n_keys;
+            T.init_consumer();
+            if (n_tiles > 0) {
+                T.consumer_loop(n_tiles, active, wg, full, empty, scale_log2, lane, ring,
+                                [&] { mbar_arrive(q_empty); });
+                ring += n_tiles;
+            }
+            // The next item's description is read before the stores, so its loads are in
+            // flight while they drain.
+            const int next_index = receive(n);
+            SparseItem next = it;
+            if (next_index < total) next = items.get(next_index, cursor);
+            if (active) T.store(it.o, it.q_row0, it.q_len, wg, warp & 3, lane);
+            index = next_index, it = next;
+        }
+        if (wg == 0) named_sync(1);
+    }
+#else
+    __trap();
 #endif
 }
 

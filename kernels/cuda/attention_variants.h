@@ -27,8 +27,10 @@ int vs_cuda_sparse_attention_variant(int variant, const vs_bf16 *q, const vs_bf1
                                      const int32_t *q_offsets, const int32_t *k_offsets,
                                      const uint8_t *mask, int C_q, int C_k, void *workspace,
                                      vs_cuda_stream stream);
+// q_spread: query cluster sizes proportional to weights uniform in [1 - q_spread, 1 + q_spread)
+// (vs_cuda_attention_bench uses 0.5; 0 gives equal sizes).
 int vs_cuda_attention_bench_variant(int variant, int H, int S, int D, int C_q, int C_k,
-                                    double keep, int reps, uint64_t seed,
+                                    double keep, double q_spread, int reps, uint64_t seed,
                                     vs_cuda_attention_timing *out);
 
 #ifdef __cplusplus

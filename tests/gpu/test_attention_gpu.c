@@ -323,6 +323,12 @@ static void test_sparse_shapes(void) {
     sparse_case(1, 3000, 64, 40, 37, MASK_RANDOM, 0.4, 2, 1.0f);
     sparse_case(2, 4000, 128, 50, 60, MASK_RANDOM, 0.3, 0, 1.5f);
     sparse_case(1, 2500, 128, 41, 29, MASK_ALL, 1, 2, 1.0f);
+    // More query tiles than SMs, so each CTA of the persistent kernel runs several in a row:
+    // key lists of every length including none between non-empty ones, 1- to 193-row tiles.
+    sparse_case(3, 4099, 128, 150, 12, MASK_RANDOM, 0.25, 0, 1.0f);
+    sparse_case(2, 4099, 64, 150, 12, MASK_RANDOM, 0.25, 0, 1.0f);
+    sparse_case(3, 5000, 128, 52, 300, MASK_RANDOM, 0.3, 2, 1.0f);
+    sparse_case(2, 5000, 64, 52, 300, MASK_RANDOM, 0.3, 2, 1.0f);
 }
 
 // The sparse call captured in a CUDA graph (no host sync, no allocation) gives the same output.
@@ -380,12 +386,14 @@ static void test_bad_arguments(void) {
 // Wan 480p shape: dense and sparse at a few mask densities (VS_ATTN_BENCH=1), every variant with
 // VS_ATTN_BENCH_ALL=1; variant 0 also with fewer, larger query clusters.
 // VS_ATTN_BENCH_SHAPE=S,H,C_q: that shape instead, D = 128 only; VS_ATTN_BENCH_VARIANTS=N: the
-// first N variants.
+// first N variants; VS_ATTN_BENCH_Q_SPREAD=x: query cluster sizes uniform in (1 +- x) x the mean
+// (default 0.5; 0: all equal, to separate query-tile padding from the rest).
 static void bench(void) {
     int H = 12, S = 32760, n_D = 2;
     const int reps = 10;
     const double keeps[] = {0.1, 0.25, 0.5};
     int Ds[] = {128, 64}, C_qs[] = {200, 100};
+    const double q_spread = getenv("VS_ATTN_BENCH_Q_SPREAD") ? atof(getenv("VS_ATTN_BENCH_Q_SPREAD")) : 0.5;
     const char *shape = getenv("VS_ATTN_BENCH_SHAPE");
     if (shape) {
         if (sscanf(shape, "%d,%d,%d", &S, &H, &C_qs[0]) != 3 || S < 1 || H < 1 || C_qs[0] < 1) {
@@ -404,7 +412,7 @@ static void bench(void) {
                 for (int ki = 0; ki < 3; ki++) {
                     vs_cuda_attention_timing t;
                     int C_q = C_qs[ci], C_k = 1000;
-                    if (vs_cuda_attention_bench_variant(var, H, S, D, C_q, C_k, keeps[ki], reps, g_seed, &t)) {
+                    if (vs_cuda_attention_bench_variant(var, H, S, D, C_q, C_k, keeps[ki], q_spread, reps, g_seed, &t)) {
                         printf("bench failed: %s\n", vs_last_error());
                         return;
                     }
