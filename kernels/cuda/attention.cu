@@ -9,8 +9,9 @@
 //   plan_q_tiles: one block per head scans the query tiles of each cluster and writes one
 //     (cluster, first row within the cluster) entry per tile, longest key list first.
 // The per-tile kernels' grid is sized from the host-known bound ceil(S / BM) + C_q tiles per
-// head; CTAs past the head's real count return at once. The persistent kernel (the default on
-// sm_90a) runs one CTA per SM over all heads' tiles instead (sparse_persistent_wgmma).
+// head; CTAs past the head's real count return at once. The persistent kernel (the D = 128
+// default on sm_90a) runs one CTA per SM over all heads' tiles instead
+// (sparse_persistent_wgmma).
 //
 // What separates the sparse kernel from density x dense time (docs/attention-kernels.md):
 // - Per-CTA start-up. A CTA per tile pays for loading Q and its first key tiles, the pipeline's
@@ -28,6 +29,7 @@
 //   tail tiles [H * C_q] int2 | n_tiles [2 H] (main, tail) | next item of the persistent kernel
 #include <cuda_runtime.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include <type_traits>
 
@@ -426,8 +428,9 @@ struct Variant {
 };
 
 // The public launchers use the first variant the device can run: the order is by measured speed
-// (docs/attention-kernels.md). wgmma: the persistent sparse kernel is 4-10% faster than a CTA
-// per tile in `bench attention` (the dense kernels of the first two are the same); pingpong
+// (docs/attention-kernels.md). wgmma: for D = 128 the persistent sparse kernel is 4-10% faster
+// than a CTA per tile in `bench attention` (the dense kernels of the two are the same); for
+// D = 64, where a key tile is half the work, it measured up to 7% slower at 50% density; pingpong
 // with intra-warpgroup overlap beats plain
 // pingpong by 4-8% dense (most at long S) and plain by ~12%; with pingpong, sending short
 // remainders to the 1-warpgroup kernel no longer pays. mma.sync: for D = 128, A with H taking
@@ -441,8 +444,8 @@ const Variant variants128[] = {
     {"mma bm64 2w x32rows bn32 2st 4cta", false, launch_dense<D128_H>, launch_sparse<D128_H>},
 };
 const Variant variants64[] = {
-    {"wgmma pingpong+overlap bm128 bn128 3st, persistent sparse", true, launch_dense<W64_PO>, launch_sparse<W64_PO, W64_PO, true>},
     {"wgmma pingpong+overlap bm128 bn128 3st", true, launch_dense<W64_PO>, launch_sparse<W64_PO>},
+    {"wgmma pingpong+overlap bm128 bn128 3st, persistent sparse", true, launch_dense<W64_PO>, launch_sparse<W64_PO, W64_PO, true>},
     {"wgmma pingpong bm128 bn128 3st + bm64 tails", true, launch_dense<W64_PP>, launch_sparse<W64_PP, W64_T>},
     {"wgmma plain bm128 bn128 2st + bm64 tails", true, launch_dense<W64_P>, launch_sparse<W64_P, W64_T>},
     {"mma bm128 4w x32rows bn64 3st", false, launch_dense<D64_A>, launch_sparse<D64_A>},
@@ -481,7 +484,12 @@ bool hopper_ready() {
 
 bool variant_usable(const Variant *var) { return var && (!var->hopper || hopper_ready()); }
 
+// VS_ATTENTION_VARIANT=N makes variant N the default for every head dim (to compare kernels in
+// `bench attention` or `bench step`, or to step around one); the launchers reject an N that the
+// head dim or the device does not have, with its name in the message.
 int default_variant(int D) {
+    static const char *forced = getenv("VS_ATTENTION_VARIANT");
+    if (forced && *forced) return atoi(forced);
     for (int i = 0;; i++) {
         const Variant *var = find_variant(D, i);
         if (!var || variant_usable(var)) return var ? i : -1;
@@ -535,7 +543,9 @@ extern "C" int vs_cuda_attention_variant(int variant, const vs_bf16 *q, const vs
     if (!(scale > 0.f) || !isfinite(scale))
         return VS_FAIL("attention: softmax scale %g (hint: 1/sqrt(head_dim))", (double)scale);
     const Variant *var = find_variant(D, variant);
-    if (!var) return VS_FAIL("attention: no variant %d for head dim %d", variant, D);
+    if (!var)
+        return VS_FAIL("attention: no variant %d for head dim %d (hint: 0..%d; VS_ATTENTION_VARIANT "
+                       "sets the default)", variant, D, vs_cuda_attention_variant_count(D) - 1);
     if (!variant_usable(var))
         return VS_FAIL("attention: variant '%s' needs an sm_90 GPU and a build with the 90a target",
                        var->name);
@@ -569,7 +579,9 @@ extern "C" int vs_cuda_sparse_attention_variant(int variant, const vs_bf16 *q, c
                                                 void *workspace, vs_cuda_stream stream) {
     if (check_common(q, k, v, o, H, S, D)) return -1;
     const Variant *var = find_variant(D, variant);
-    if (!var) return VS_FAIL("attention: no variant %d for head dim %d", variant, D);
+    if (!var)
+        return VS_FAIL("attention: no variant %d for head dim %d (hint: 0..%d; VS_ATTENTION_VARIANT "
+                       "sets the default)", variant, D, vs_cuda_attention_variant_count(D) - 1);
     if (!variant_usable(var))
         return VS_FAIL("attention: variant '%s' needs an sm_90 GPU and a build with the 90a target",
                        var->name);
