@@ -17,7 +17,7 @@
 // - Per-CTA start-up. A CTA per tile pays for loading Q and its first key tiles, the pipeline's
 //   ramp and its stores, against key lists a fraction of the dense one; measured with query
 //   clusters of exactly 128 rows, 1.31x at 10% density against 1.10x at 50%. The persistent
-//   kernel overlaps that with the previous tile (1.22x at 10%).
+//   kernel overlaps most of it with the previous tile.
 // - Query-tile padding: a query cluster of n rows needs ceil(n / BM) passes over its key list,
 //   and a tile of <= 64 rows (one consumer warpgroup idle) still costs 0.69 of a full one: it
 //   loads the same keys for half the rows. Split variants send such remainders to a second
@@ -428,8 +428,9 @@ struct Variant {
 };
 
 // The public launchers use the first variant the device can run: the order is by measured speed
-// (docs/attention-kernels.md). wgmma: for D = 128 the persistent sparse kernel is 4-10% faster
-// than a CTA per tile in `bench attention` (the dense kernels of the two are the same); for
+// (docs/attention-kernels.md). wgmma: for D = 128 the persistent sparse kernel measured up to
+// 5% faster than a CTA per tile in `bench attention` (most where key lists are shortest; the
+// dense kernels of the two are the same); for
 // D = 64, where a key tile is half the work, it measured up to 7% slower at 50% density; pingpong
 // with intra-warpgroup overlap beats plain
 // pingpong by 4-8% dense (most at long S) and plain by ~12%; with pingpong, sending short
