@@ -428,14 +428,13 @@ struct Variant {
 };
 
 // The public launchers use the first variant the device can run: the order is by measured speed
-// (docs/attention-kernels.md). wgmma: for D = 128 the persistent sparse kernel measured up to
-// 5% faster than a CTA per tile in `bench attention` (most where key lists are shortest; the
-// dense kernels of the two are the same); for
-// D = 64, where a key tile is half the work, it measured up to 7% slower at 50% density; pingpong
-// with intra-warpgroup overlap beats plain
-// pingpong by 4-8% dense (most at long S) and plain by ~12%; with pingpong, sending short
-// remainders to the 1-warpgroup kernel no longer pays. mma.sync: for D = 128, A with H taking
-// the short remainders is the fastest sparse kernel.
+// (docs/attention-kernels.md). wgmma: for D = 128 the persistent sparse kernel measured up to 5%
+// faster than a CTA per tile in `bench attention` (most where key lists are shortest; the dense
+// kernels of the two are the same); for D = 64, where a key tile is half the work, it measured
+// up to 7% slower at 50% density. Pingpong with intra-warpgroup overlap beats plain pingpong by
+// 4-8% dense (most at long S) and plain by ~12%; with pingpong, sending short remainders to the
+// 1-warpgroup kernel no longer pays. mma.sync: for D = 128, A with H taking the short remainders
+// is the fastest sparse kernel.
 const Variant variants128[] = {
     {"wgmma pingpong+overlap bm128 bn128 3st, persistent sparse", true, launch_dense<W128_PO>, launch_sparse<W128_PO, W128_PO, true>},
     {"wgmma pingpong+overlap bm128 bn128 3st", true, launch_dense<W128_PO>, launch_sparse<W128_PO>},
