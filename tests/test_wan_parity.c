@@ -39,47 +39,32 @@ static void after_block(void *ctx, int layer, const vs_tensor *x) {
 
 // Loads `weights` (either naming), runs every timestep of the reference file `ref_name`.
 static void check_fixture(const char *weights, const char *ref_name) {
-    vs_st_file ref;
-    if (vs_st_open(&ref, wan_fixture(ref_name)) != 0) {
-        CHECK_MSG(0, "cannot open %s: %s", ref_name, vs_last_error());
-        return;
-    }
-    vs_wan_config cfg = wan_fixture_config(&ref);
-    wan_model m;
-    int rc = wan_model_load(&m, &cfg, wan_fixture(weights), VS_DEV_CPU);
-    CHECK_MSG(rc == 0, "load %s: %s", weights, rc ? vs_last_error() : "");
-    if (rc != 0) {
-        vs_st_close(&ref);
-        return;
-    }
-    vs_tensor latent, context;
-    float *latent_d = wan_fixture_read(&ref, "input.latent", NULL, &latent);
-    float *context_d = wan_fixture_read(&ref, "input.context", NULL, &context);
-    int64_t n_ts;
-    float *ts = wan_fixture_read(&ref, "meta.timesteps", &n_ts, NULL);
-    int64_t L = latent.shape[1] * (latent.shape[2] / 2) * (latent.shape[3] / 2);
-    int64_t row_shape[2] = {L, (int64_t)cfg.out_dim * 4};
+    wan_case wc;
+    if (wan_case_open(&wc, weights, ref_name, VS_DEV_CPU) != 0) return;
+    const vs_tensor *latent = &wc.latent;
+    int64_t L = latent->shape[1] * (latent->shape[2] / 2) * (latent->shape[3] / 2);
+    int64_t row_shape[2] = {L, (int64_t)wc.cfg.out_dim * 4};
     vs_tensor rows = vs_tensor_new(VS_F32, VS_DEV_CPU, 2, row_shape);
-    int64_t vel_shape[4] = {cfg.out_dim, latent.shape[1], latent.shape[2], latent.shape[3]};
+    int64_t vel_shape[4] = {wc.cfg.out_dim, latent->shape[1], latent->shape[2], latent->shape[3]};
     vs_tensor vel = vs_tensor_new(VS_F32, VS_DEV_CPU, 4, vel_shape);
     wan_text text;  // one prompt: built once, used at every timestep
-    VS_TRY(wan_text_init(&text, &m, &context), "text");
-    for (int64_t i = 0; i < n_ts; i++) {
-        int t = (int)ts[i];
+    VS_TRY(wan_text_init(&text, &wc.m, &wc.context), "text");
+    for (int64_t i = 0; i < wc.n_ts; i++) {
+        int t = (int)wc.ts[i];
         wan_cond c;
-        VS_TRY(wan_cond_init(&c, &m, t), "cond");
-        block_check bc = {&ref, t, 0, 0.0};
+        VS_TRY(wan_cond_init(&c, &wc.m, t), "cond");
+        block_check bc = {&wc.ref, t, 0, 0.0};
         wan_probe probe = {&bc, after_block};
-        VS_TRY(wan_forward(&m, &c, &text, &latent, 0, L, NULL, &rows, &probe), "forward");
+        VS_TRY(wan_forward(&wc.m, &c, &text, latent, 0, L, NULL, &rows, &probe), "forward");
         wan_unpatchify(&rows, &vel);
         char name[64];
         snprintf(name, sizeof name, "t%d.out", t);
         int64_t n;
-        float *want = wan_fixture_read(&ref, name, &n, NULL);
+        float *want = wan_fixture_read(&wc.ref, name, &n, NULL);
         CHECK(n == vs_tensor_numel(&vel));
         double err = vs_rel_l2(vel.data, want, (long)n);
         CHECK_MSG(err <= TOL, "%s %s: rel L2 %.3g", weights, name, err);
-        CHECK(bc.layers_seen == cfg.num_layers);
+        CHECK(bc.layers_seen == wc.cfg.num_layers);
         printf("  %-32s t=%-4d blocks worst rel L2 %.2e, output rel L2 %.2e\n", weights, t,
                bc.worst, err);
         free(want);
@@ -88,11 +73,7 @@ static void check_fixture(const char *weights, const char *ref_name) {
     wan_text_free(&text);
     vs_tensor_free(&rows);
     vs_tensor_free(&vel);
-    free(ts);
-    free(latent_d);
-    free(context_d);
-    wan_model_free(&m);
-    vs_st_close(&ref);
+    wan_case_close(&wc);
 }
 
 static void test_tiny_diffusers(void) {

@@ -6,6 +6,8 @@
 
 #include "runtime/vs_config.h"
 #include "runtime/vs_safetensors.h"
+#include "runtime/wan_model.h"
+#include "tests/vs_test.h"
 
 // tests/fixtures/<name> under the source tree ctest passes in VS_SOURCE_DIR.
 static const char *wan_fixture(const char *name) {
@@ -49,4 +51,44 @@ static vs_wan_config wan_fixture_config(const vs_st_file *f) {
     c.freq_dim = (int)v[8];
     free(v);
     return c;
+}
+
+// One parity case: the reference file, the model loaded from a weights file (either naming),
+// and the reference inputs (latent and text context as CPU views; the timesteps).
+typedef struct {
+    vs_st_file ref;
+    vs_wan_config cfg;
+    wan_model m;
+    vs_tensor latent, context;
+    float *latent_d, *context_d, *ts;
+    int64_t n_ts;
+} wan_case;
+
+// Opens tests/fixtures/<ref_name> and loads <weights> on `device`. On failure records a failed
+// check and returns -1 with nothing left open.
+static int wan_case_open(wan_case *wc, const char *weights, const char *ref_name,
+                         vs_device device) {
+    if (vs_st_open(&wc->ref, wan_fixture(ref_name)) != 0) {
+        CHECK_MSG(0, "cannot open %s: %s", ref_name, vs_last_error());
+        return -1;
+    }
+    wc->cfg = wan_fixture_config(&wc->ref);
+    if (wan_model_load(&wc->m, &wc->cfg, wan_fixture(weights), device) != 0) {
+        CHECK_MSG(0, "load %s on %s: %s", weights, device == VS_DEV_CUDA ? "CUDA" : "the CPU",
+                  vs_last_error());
+        vs_st_close(&wc->ref);
+        return -1;
+    }
+    wc->latent_d = wan_fixture_read(&wc->ref, "input.latent", NULL, &wc->latent);
+    wc->context_d = wan_fixture_read(&wc->ref, "input.context", NULL, &wc->context);
+    wc->ts = wan_fixture_read(&wc->ref, "meta.timesteps", &wc->n_ts, NULL);
+    return 0;
+}
+
+static void wan_case_close(wan_case *wc) {
+    free(wc->ts);
+    free(wc->latent_d);
+    free(wc->context_d);
+    wan_model_free(&wc->m);
+    vs_st_close(&wc->ref);
 }

@@ -391,25 +391,11 @@ static void test_random_weights_and_allocator(void) {
 // ---------------------------------------------------------------------------- model parity
 
 static void check_fixture(const char *weights, const char *ref_name) {
-    vs_st_file ref;
-    if (vs_st_open(&ref, wan_fixture(ref_name)) != 0) {
-        CHECK_MSG(0, "cannot open %s: %s", ref_name, vs_last_error());
-        return;
-    }
-    vs_wan_config cfg = wan_fixture_config(&ref);
-    wan_model m;
-    int rc = wan_model_load(&m, &cfg, wan_fixture(weights), VS_DEV_CUDA);
-    CHECK_MSG(rc == 0, "load %s on CUDA: %s", weights, rc ? vs_last_error() : "");
-    if (rc != 0) {
-        vs_st_close(&ref);
-        return;
-    }
-    vs_tensor latent, context;
-    float *latent_d = wan_fixture_read(&ref, "input.latent", NULL, &latent);
-    float *context_d = wan_fixture_read(&ref, "input.context", NULL, &context);
-    int64_t n_ts;
-    float *ts = wan_fixture_read(&ref, "meta.timesteps", &n_ts, NULL);
-    vs_tensor dlat = upload(latent_d, VS_F32, latent.ndim, latent.shape);
+    wan_case wc;
+    if (wan_case_open(&wc, weights, ref_name, VS_DEV_CUDA) != 0) return;
+    const vs_wan_config cfg = wc.cfg;
+    const vs_tensor latent = wc.latent;
+    vs_tensor dlat = upload(wc.latent_d, VS_F32, latent.ndim, latent.shape);
     int64_t L = latent.shape[1] * (latent.shape[2] / 2) * (latent.shape[3] / 2);
     int64_t row_shape[2] = {L, (int64_t)cfg.out_dim * 4};
     int64_t vel_shape[4] = {cfg.out_dim, latent.shape[1], latent.shape[2], latent.shape[3]};
@@ -424,15 +410,15 @@ static void check_fixture(const char *weights, const char *ref_name) {
     vs_attention_hook hook = vs_attention_single_hook(&single);
 
     wan_text text;  // one prompt: built once, used at every timestep
-    VS_TRY(wan_text_init(&text, &m, &context), "text");
-    for (int64_t i = 0; i < n_ts; i++) {
-        int t = (int)ts[i];
+    VS_TRY(wan_text_init(&text, &wc.m, &wc.context), "text");
+    for (int64_t i = 0; i < wc.n_ts; i++) {
+        int t = (int)wc.ts[i];
         wan_cond c;
-        VS_TRY(wan_cond_init(&c, &m, t), "cond");
+        VS_TRY(wan_cond_init(&c, &wc.m, t), "cond");
         char name[64];
         snprintf(name, sizeof name, "t%d.out", t);
         int64_t n;
-        float *want = wan_fixture_read(&ref, name, &n, NULL);
+        float *want = wan_fixture_read(&wc.ref, name, &n, NULL);
         CHECK(n == vs_tensor_numel(&vel));
         // The policy's GPU kernels (flash attention, SVG2) take head_dim 64 or 128; the tiny
         // diffusers config (head_dim 12) runs the model's dense fallback only.
@@ -440,7 +426,7 @@ static void check_fixture(const char *weights, const char *ref_name) {
         for (int via_hook = 0; via_hook < paths; via_hook++) {
             poison(&rows);
             poison(&vel);
-            VS_TRY(wan_forward(&m, &c, &text, &dlat, 0, L, via_hook ? &hook : NULL, &rows, NULL),
+            VS_TRY(wan_forward(&wc.m, &c, &text, &dlat, 0, L, via_hook ? &hook : NULL, &rows, NULL),
                    "forward");
             wan_unpatchify(&rows, &vel);
             float *got = download(&vel);
@@ -461,11 +447,7 @@ static void check_fixture(const char *weights, const char *ref_name) {
     vs_tensor_free(&rows);
     vs_tensor_free(&vel);
     vs_tensor_free(&dlat);
-    free(ts);
-    free(latent_d);
-    free(context_d);
-    wan_model_free(&m);
-    vs_st_close(&ref);
+    wan_case_close(&wc);
 }
 
 static void test_tiny_diffusers(void) {
