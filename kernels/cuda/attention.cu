@@ -489,11 +489,31 @@ bool variant_usable(const Variant *var) { return var && (!var->hopper || hopper_
 // head dim or the device does not have, with its name in the message.
 int default_variant(int D) {
     static const char *forced = getenv("VS_ATTENTION_VARIANT");
-    if (forced && *forced) return atoi(forced);
+    if (forced && *forced) {
+        char *end;
+        const long n = strtol(forced, &end, 10);
+        return *end || n < 0 || n > 1000 ? -1 : (int)n;  // not a variant number: rejected
+    }
     for (int i = 0;; i++) {
         const Variant *var = find_variant(D, i);
         if (!var || variant_usable(var)) return var ? i : -1;
     }
+}
+
+// Variant `variant` for head dim D if this device runs it; otherwise records why and returns null.
+const Variant *usable_variant(int D, int variant) {
+    const Variant *var = find_variant(D, variant);
+    if (!var) {
+        VS_FAIL("attention: no variant %d for head dim %d (hint: 0..%d; VS_ATTENTION_VARIANT "
+                "sets the default)", variant, D, vs_cuda_attention_variant_count(D) - 1);
+        return nullptr;
+    }
+    if (!variant_usable(var)) {
+        VS_FAIL("attention: variant '%s' needs an sm_90 GPU and a build with the 90a target",
+                var->name);
+        return nullptr;
+    }
+    return var;
 }
 
 bool aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
@@ -542,13 +562,8 @@ extern "C" int vs_cuda_attention_variant(int variant, const vs_bf16 *q, const vs
                        "rows for the asynchronous copies)");
     if (!(scale > 0.f) || !isfinite(scale))
         return VS_FAIL("attention: softmax scale %g (hint: 1/sqrt(head_dim))", (double)scale);
-    const Variant *var = find_variant(D, variant);
-    if (!var)
-        return VS_FAIL("attention: no variant %d for head dim %d (hint: 0..%d; VS_ATTENTION_VARIANT "
-                       "sets the default)", variant, D, vs_cuda_attention_variant_count(D) - 1);
-    if (!variant_usable(var))
-        return VS_FAIL("attention: variant '%s' needs an sm_90 GPU and a build with the 90a target",
-                       var->name);
+    const Variant *var = usable_variant(D, variant);
+    if (!var) return -1;
     if (Lq == 0) return 0;
     const DenseLayout L = {q_layout.head, kv_layout.head, o_layout.head,
                            q_layout.row, kv_layout.row, o_layout.row};
@@ -578,13 +593,8 @@ extern "C" int vs_cuda_sparse_attention_variant(int variant, const vs_bf16 *q, c
                                                 const uint8_t *mask, int C_q, int C_k,
                                                 void *workspace, vs_cuda_stream stream) {
     if (check_common(q, k, v, o, H, S, D)) return -1;
-    const Variant *var = find_variant(D, variant);
-    if (!var)
-        return VS_FAIL("attention: no variant %d for head dim %d (hint: 0..%d; VS_ATTENTION_VARIANT "
-                       "sets the default)", variant, D, vs_cuda_attention_variant_count(D) - 1);
-    if (!variant_usable(var))
-        return VS_FAIL("attention: variant '%s' needs an sm_90 GPU and a build with the 90a target",
-                       var->name);
+    const Variant *var = usable_variant(D, variant);
+    if (!var) return -1;
     if (C_q < 1 || C_k < 1)
         return VS_FAIL("sparse attention: C_q=%d C_k=%d (hint: at least one cluster each)", C_q, C_k);
     if (!q_offsets || !k_offsets || !mask || !workspace || ((uintptr_t)workspace & 255))
