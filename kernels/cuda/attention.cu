@@ -133,44 +133,32 @@ __device__ int block_scan(int n, int *warp_sums, int *carry) {
     return start;
 }
 
-// A planned query tile within its cluster: its first row and its height in 64-row blocks.
-__device__ int tile_entry(int first_row, int blocks) { return first_row << 2 | blocks; }
-__device__ int tile_first_row(int2 tile) { return tile.y >> 2; }
-__device__ int tile_height(int2 tile) { return (tile.y & 3) * MIN_BM; }
-
 constexpr int PLAN_BUCKETS = 1024;  // key-list lengths in key tiles; longer ones share the last
 
-// Query tiles of one head. A cluster of n rows is b = ceil(n / 64) blocks of 64 rows (one per
-// consumer warpgroup), dealt into tiles of up to MB = BM / 64 blocks: whole tiles first, then
-// the rest. With MB = 3 a rest of one block after whole tiles becomes two tiles of 2 (3 + 1 ->
-// 2 + 2): a 1-block tile runs one consumer of three against the whole key list. With tails, a
-// last tile of one block goes to the tail list instead. The main tiles are ordered by the
-// length of their key list, longest first (a counting sort over key tiles of BN), so the CTAs
-// that finish a head last run its shortest tiles. Ties and the tail list are in no fixed order:
-// a tile's result does not depend on where it is scheduled. Entry: (cluster, tile_entry()).
+// Query tiles of one head. Cluster of n rows: floor(n / BM) full tiles plus a remainder r; with
+// tail_bm > 0 a remainder r <= tail_bm goes to the tail list, otherwise it is one more main tile.
+// The main tiles are ordered by the length of their key list, longest first (a counting sort
+// over key tiles of BN), so the CTAs that finish a head last run its shortest tiles. Ties and the
+// tail list are in no fixed order: a tile's result does not depend on where it is scheduled.
 __global__ void __launch_bounds__(PLAN_THREADS)
     plan_q_tiles(const int32_t *__restrict__ q_off, const int2 *__restrict__ info, int H, int C_q,
-                 int BM, int BN, bool tails, int2 *__restrict__ tiles, size_t tile_stride,
+                 int BM, int BN, int tail_bm, int2 *__restrict__ tiles, size_t tile_stride,
                  int2 *__restrict__ tail_tiles, int *__restrict__ n_tiles) {
     __shared__ int bucket_next[PLAN_BUCKETS];
     __shared__ int warp_sums[PLAN_THREADS / 32];
     __shared__ int tail_count;
-    const int h = blockIdx.x, tid = threadIdx.x, MB = BM / MIN_BM;
+    const int h = blockIdx.x, tid = threadIdx.x;
     const int32_t *qo = q_off + (size_t)h * (C_q + 1);
     int2 *out = tiles + (size_t)h * tile_stride;
     int2 *tail_out = tail_tiles + (size_t)h * C_q;
-    // whole: tiles of MB blocks; then n_rest tiles of rest blocks each (and n_tail of 1 block)
-    struct Split { int whole, n_rest, rest, n_tail, n_main, bucket; };
+    struct Split { int full, n_main, n_tail, bucket; };
     const auto split = [&](int i) {
-        const int blocks = (max(0, qo[i + 1] - qo[i]) + MIN_BM - 1) / MIN_BM;
-        Split sp;
-        sp.whole = blocks / MB, sp.rest = blocks - sp.whole * MB, sp.n_rest = sp.rest > 0;
-        if (MB == 3 && sp.rest == 1 && sp.whole > 0) sp.whole--, sp.n_rest = 2, sp.rest = 2;
-        sp.n_tail = tails && sp.n_rest == 1 && sp.rest == 1;
-        sp.n_main = sp.whole + sp.n_rest - sp.n_tail;
+        const int len = max(0, qo[i + 1] - qo[i]);
+        const int full = len / BM, rem = len - full * BM;
+        const int n_tail = rem > 0 && rem <= tail_bm;
         const int key_tiles = (info[(size_t)h * C_q + i].y + BN - 1) / BN;
-        sp.bucket = PLAN_BUCKETS - 1 - min(key_tiles, PLAN_BUCKETS - 1);
-        return sp;
+        return Split{full, full + (rem > 0 && !n_tail), n_tail,
+                     PLAN_BUCKETS - 1 - min(key_tiles, PLAN_BUCKETS - 1)};
     };
     for (int j = tid; j < PLAN_BUCKETS; j += PLAN_THREADS) bucket_next[j] = 0;
     if (tid == 0) tail_count = 0;
@@ -195,12 +183,9 @@ __global__ void __launch_bounds__(PLAN_THREADS)
         const Split sp = split(i);
         if (sp.n_main) {
             const int start = atomicAdd(&bucket_next[sp.bucket], sp.n_main);
-            for (int t = 0; t < sp.n_main; t++) {
-                const int first = t < sp.whole ? t * MB : sp.whole * MB + (t - sp.whole) * sp.rest;
-                out[start + t] = make_int2(i, tile_entry(first * MIN_BM, t < sp.whole ? MB : sp.rest));
-            }
+            for (int t = 0; t < sp.n_main; t++) out[start + t] = make_int2(i, t * BM);
         }
-        if (sp.n_tail) tail_out[atomicAdd(&tail_count, 1)] = make_int2(i, tile_entry(sp.whole * MB * MIN_BM, 1));
+        if (sp.n_tail) tail_out[atomicAdd(&tail_count, 1)] = make_int2(i, sp.full * BM);
     }
     __syncthreads();
     if (tid == 0) {
@@ -247,8 +232,8 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
     const int2 tile = tiles[(size_t)h * tile_stride + blockIdx.x];
     const int i = tile.x;
     const int32_t *qo = q_off + (size_t)h * (C_q + 1);
-    const int q0 = qo[i] + tile_first_row(tile);
-    const int q_len = min(tile_height(tile), qo[i + 1] - q0);
+    const int q0 = qo[i] + tile.y;
+    const int q_len = min(C::BM, qo[i + 1] - q0);
     const size_t head = (size_t)h * S * C::D;
     const size_t hi = (size_t)h * C_q + i;
     const int2 inf = info[hi];
@@ -324,7 +309,7 @@ struct SparseWork {
     const int *n_tiles;
     int *counter;  // items claimed so far beyond the first gridDim.x; zeroed by plan_q_tiles
     size_t tile_stride;
-    int H, S, D, C_q, C_k;
+    int H, S, D, BM, C_q, C_k;
 
     __device__ int size() const {
         int n = 0;
@@ -345,8 +330,8 @@ struct SparseWork {
         it.q = q + head, it.k = k + head, it.v = v + head, it.o = o + head;
         it.list = lists + hi * C_k;
         it.list_len = inf.x, it.n_keys = inf.y;
-        it.q_row0 = qo[tile.x] + tile_first_row(tile);
-        it.q_len = min(tile_height(tile), qo[tile.x + 1] - it.q_row0);
+        it.q_row0 = qo[tile.x] + tile.y;
+        it.q_len = min(BM, qo[tile.x + 1] - it.q_row0);
         return it;
     }
 };
@@ -378,7 +363,7 @@ int launch_sparse_persistent(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *
     if (sms < 1) return VS_FAIL("sparse attention: could not read the GPU's SM count");
     const SparseWork work = {(const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k,
                              (const __nv_bfloat16 *)v, (__nv_bfloat16 *)o, q_off, w.lists, w.info,
-                             w.tiles, w.n_tiles, w.n_tiles + 2 * H, w.tile_stride, H, S, C::D, C_q, C_k};
+                             w.tiles, w.n_tiles, w.n_tiles + 2 * H, w.tile_stride, H, S, C::D, C::BM, C_q, C_k};
     sparse_persistent_kernel<C><<<(unsigned)sms, C::THREADS, C::SMEM_BYTES, stream>>>(
         work, scale_log2_for(C::D));
     cudaError_t e = cudaGetLastError();
@@ -392,8 +377,7 @@ int launch_sparse(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 
                   const int32_t *q_off, const int32_t *k_off, const uint8_t *mask, int C_q, int C_k,
                   void *workspace, cudaStream_t stream) {
     constexpr bool split = !std::is_same<C, Tail>::value;
-    static_assert(!split || (Tail::BM == MIN_BM && C::BM == 2 * MIN_BM), "tails: one block of two");
-    static_assert(C::BM % MIN_BM == 0 && C::BM <= 3 * MIN_BM, "tiles of 1-3 blocks of 64 rows");
+    static_assert(!split || Tail::BM <= C::BM / 2, "tail tiles hold at most half a main tile");
     static_assert(!(split && PERSISTENT), "the persistent kernel takes every tile");
     Workspace w = carve(workspace, H, S, C_q, C_k);
     long long warps = (long long)H * C_q;
@@ -402,7 +386,7 @@ int launch_sparse(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return cuda_fail(e, "sparse attention key-list planning launch");
     plan_q_tiles<<<(unsigned)H, PLAN_THREADS, 0, stream>>>(q_off, w.info, H, C_q, C::BM, C::BN,
-                                                           split, w.tiles,
+                                                           split ? Tail::BM : 0, w.tiles,
                                                            w.tile_stride, w.tail_tiles, w.n_tiles);
     e = cudaGetLastError();
     if (e != cudaSuccess) return cuda_fail(e, "sparse attention tile planning launch");
@@ -426,7 +410,6 @@ using D128_H = Config<128, 2, 2, 32, 2, 4>;  // 64 query rows, 32 per warp, 4 CT
 using D64_A = Config<64, 4, 2, 64, 3>;
 constexpr Schedule PP = Schedule::PINGPONG, PO = Schedule::PINGPONG_OVERLAP, PL = Schedule::PLAIN;
 using W128_PO = HopperConfig<128, 2, 128, 3, PO>;   // producer + 2 consumers, each overlapping
-using W128_PO3 = HopperConfig<128, 3, 64, 4, PO>;   // producer + 3 consumers: 192-row tiles
 using W128_PP = HopperConfig<128, 2, 128, 2, PP>;   // producer + 2 consumers
 using W128_P = HopperConfig<128, 2, 128, 2, PL>;    // 2 warpgroups, all load
 using W128_T = HopperConfig<128, 1, 64, 2, PL, 2>;  // remainders <= 64 rows
@@ -454,7 +437,6 @@ struct Variant {
 // is the fastest sparse kernel.
 const Variant variants128[] = {
     {"wgmma pingpong+overlap bm128 bn128 3st, persistent sparse", true, launch_dense<W128_PO>, launch_sparse<W128_PO, W128_PO, true>},
-    {"wgmma 3 consumers+overlap bm192 bn64 4st, persistent sparse", true, launch_dense<W128_PO3>, launch_sparse<W128_PO3, W128_PO3, true>},
     {"wgmma pingpong+overlap bm128 bn128 3st", true, launch_dense<W128_PO>, launch_sparse<W128_PO>},
     {"wgmma pingpong bm128 bn128 2st", true, launch_dense<W128_PP>, launch_sparse<W128_PP>},
     {"wgmma plain bm128 bn128 2st + bm64 tails", true, launch_dense<W128_P>, launch_sparse<W128_P, W128_T>},

@@ -49,22 +49,11 @@ struct HopperConfig {
     // + 1024 alignment slack for the swizzle atoms, + the mbarriers (full, empty per stage;
     // the persistent kernel's q_empty, item_full and item_empty per slot) and its 2 item slots
     static constexpr int SMEM_BYTES = 1024 + Q_BYTES + STAGES * 2 * KV_BYTES + 16 * STAGES + 48;
-    static constexpr int CONSUMER_THREADS = 128 * NWG;
-    // setmaxnreg split of the 64 K registers between the producer (P) and the consumers: what
-    // the tile state leaves the producer (the persistent kernel's item state needs 72 beside two
-    // consumers; beside three, whose accumulators need ~130, it makes do with 56 and spills).
-    static constexpr int PRODUCER_REGS = 56;
-    static constexpr int PERSISTENT_PRODUCER_REGS = NWG == 2 ? 72 : 56;
-    static constexpr int consumer_regs(int producer) {
-        return ((65536 - 128 * producer) / CONSUMER_THREADS & ~7) < 240
-                   ? (65536 - 128 * producer) / CONSUMER_THREADS & ~7
-                   : 240;
-    }
     static_assert(D == 64 || D == 128, "head dim 64 or 128");
     static_assert(BN == 64 || BN == 128, "key tile is a wgmma N: 64 or 128");
     static_assert(ROWS_PER_WARP >= 1 && ROWS_PER_WARP <= 32 && BN % LOAD_WARPS == 0, "K/V rows per warp");
     static_assert((ROWS_PER_WARP * CHUNKS) % 32 == 0, "whole warp passes over K/V rows");
-    static_assert(!PINGPONG || NWG == 2 || NWG == 3, "the baton passes among 2 or 3 consumers");
+    static_assert(!PINGPONG || NWG == 2, "the baton passes between two consumer warpgroups");
     static_assert(!OVERLAP || STAGES >= 3, "overlap holds two stages per consumer");
     static_assert(SMEM_BYTES <= 227 * 1024, "shared memory per CTA");
 };
@@ -107,7 +96,7 @@ __device__ __forceinline__ void raise_max_registers() {
     static_assert(REGS % 8 == 0 && REGS >= 24 && REGS <= 256, "setmaxnreg range");
     asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(REGS));
 }
-// Named barriers between two consumer warpgroups, 256 threads (id 0 is __syncthreads).
+// Named barriers among the 256 consumer threads (id 0 is __syncthreads).
 __device__ __forceinline__ void named_sync(int id) {
     asm volatile("bar.sync %0, 256;\n" ::"r"(id) : "memory");
 }
@@ -232,11 +221,10 @@ struct HopperTile {
         }
     }
     __device__ __forceinline__ void rescale(const float (&alpha)[2]) {
-#ifndef VS_ATTN_EAGER_RESCALE
         // A factor is exactly 1 where the row max did not grow, which after the first key tiles
-        // is the rule: a warp whose rows all kept theirs skips the multiplies (no bit changes).
+        // is the rule: a warp whose rows all kept theirs skips the multiplies (no bit changes;
+        // 2-4% off the sparse time at 24-68% density, docs/attention-kernels.md).
         if (!__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) return;
-#endif
 #pragma unroll
         for (int j = 0; j < D / 8; j++) {
             acc[4 * j] *= alpha[0], acc[4 * j + 1] *= alpha[0];
@@ -287,8 +275,7 @@ struct HopperTile {
                                                   uint32_t empty, float scale_log2, int lane,
                                                   int ring0, QDone q_done) {
         constexpr int STAGES = C::STAGES;
-        // named barriers: my turn, the next warpgroup's turn (round robin)
-        const int me = 1 + wg, other = 1 + (wg + 1) % C::NWG;
+        const int me = 1 + wg, other = 2 - wg;  // named barriers: my turn, the other's turn
         const auto stage = [&](int t) { return (ring0 + t) % STAGES; };
         const auto wait_full = [&](int t) {
             mbar_wait(full + 8 * stage(t), ((ring0 + t) / STAGES) & 1);
@@ -427,11 +414,11 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
         if (tid == 0)
             for (int st = 0; st < STAGES; st++) {
                 mbar_init(full + 8 * st, 128);  // every producer thread, once its copies landed
-                mbar_init(empty + 8 * st, C::CONSUMER_THREADS);  // every consumer, once read
+                mbar_init(empty + 8 * st, 256);  // every consumer thread, once done reading
             }
         __syncthreads();
         if (warp < 4) {  // producer warpgroup
-            lower_max_registers<C::PRODUCER_REGS>();
+            lower_max_registers<56>();
             T.load_q(q, q_row0, q_len, tid, 128);
             T.init_loader(list, list_len, lane);
             // Every free stage gets a tile in flight; its `full` barrier completes when the
@@ -445,16 +432,16 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
                 mbar_arrive_when_copied(full + 8 * st);  // tile t (and Q before the first)
             }
             cp_async_wait<0>();
-        } else {  // consumer warpgroups 0 .. NWG - 1: rows 64 wg .. 64 wg + 63
-            raise_max_registers<C::consumer_regs(C::PRODUCER_REGS)>();
+        } else {  // consumer warpgroups 0 and 1: rows 64 wg .. 64 wg + 63
+            raise_max_registers<224>();
             const int wg = (warp >> 2) - 1;
             const bool active = q_len > wg * 64;
             T.init_consumer();
             // Baton: named barrier 1 + wg is this warpgroup's turn to issue its products. Group
             // 1 hands group 0 the first turn; each passes it on after issuing.
-            if (wg == C::NWG - 1) named_arrive(1);
+            if (wg == 1) named_arrive(1);
             T.consumer_loop(n_tiles, active, wg, full, empty, scale_log2, lane, 0, [] {});
-            if (wg == 0) named_sync(1);  // the last group's last hand-over (one more than turns)
+            if (wg == 0) named_sync(1);  // group 1's last hand-over (its first with no tiles)
             if (active) T.store(o, q_row0, q_len, wg, warp & 3, lane);
         }
     }
@@ -503,9 +490,9 @@ __device__ __forceinline__ void sparse_persistent_wgmma(const Items &items, floa
     if (tid == 0) {
         for (int st = 0; st < STAGES; st++) {
             mbar_init(full + 8 * st, 128);
-            mbar_init(empty + 8 * st, C::CONSUMER_THREADS);
+            mbar_init(empty + 8 * st, 256);
         }
-        mbar_init(q_empty, C::CONSUMER_THREADS);  // every consumer thread, once its last S of an item completed
+        mbar_init(q_empty, 256);  // every consumer thread, once its last S of an item completed
         for (int sl = 0; sl < 2; sl++) {
             mbar_init(item_full + 8 * sl, 1);      // producer thread 0, once the index is posted
             mbar_init(item_empty + 8 * sl, C::THREADS - 1);  // every other thread, once read
@@ -529,11 +516,10 @@ __device__ __forceinline__ void sparse_persistent_wgmma(const Items &items, floa
         }
         return index;
     };
-    // Two consumers: 384 x 168 registers = 128 x 72 + 256 x 216 (the item state costs the
-    // producer a few registers more than attention_tile_wgmma's 56 leave it); three: 512 x 128
-    // = 128 x 56 + 384 x 152.
+    // The CTA holds 384 x 168 registers: 128 x 72 + 256 x 216 (the item state costs the
+    // producer a few registers more than attention_tile_wgmma's 56 leave it).
     if (warp < 4) {  // producer
-        lower_max_registers<C::PERSISTENT_PRODUCER_REGS>();
+        lower_max_registers<72>();
         const int total = items.size();  // after setmaxnreg: a value live across it is spilled
         int ring = 0, q_uses = 0;
         int2 cursor = make_int2(0, 0);
@@ -560,10 +546,10 @@ __device__ __forceinline__ void sparse_persistent_wgmma(const Items &items, floa
         }
         cp_async_wait<0>();
     } else {  // consumers
-        raise_max_registers<C::consumer_regs(C::PERSISTENT_PRODUCER_REGS)>();
+        raise_max_registers<216>();
         const int wg = (warp >> 2) - 1;
         const int total = items.size();
-        if (wg == C::NWG - 1) named_arrive(1);  // the baton, as in attention_tile_wgmma, across all items
+        if (wg == 1) named_arrive(1);  // the baton, as in attention_tile_wgmma, across all items
         int ring = 0;
         int2 cursor = make_int2(0, 0);
         int index = receive(0);

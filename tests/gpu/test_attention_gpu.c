@@ -187,9 +187,9 @@ static void test_token_major(void) {
 
 // Cluster offsets [H, C + 1] from C - 1 sorted random cut points (repeats make empty clusters).
 // mode 1: additionally force cluster 0 empty and cluster 1 a single token where C allows.
-// mode 2: sizes on either side of multiples of 64 rows (a consumer warpgroup's share; query
-// tiles hold 1-3 of them: 256 rows are split 2 + 2, 449 rows 3 + 3 + 2, 385 rows 3 + 2 + 2 by
-// the 3-consumer kernel), in a random rotation (the last cluster takes what is left).
+// mode 2: sizes on either side of multiples of 64 rows (a consumer warpgroup's share) up to
+// several 128-row query tiles and a remainder, in a random rotation (the last cluster takes
+// what is left).
 static void random_offsets(int H, int S, int C, int mode, int32_t *off) {
     static const int edges[] = {64, 65, 1, 128, 129, 63, 0, 191, 193, 127, 192, 2, 256, 257, 385, 449};
     const int n_edges = (int)(sizeof edges / sizeof *edges);
