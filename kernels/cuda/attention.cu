@@ -27,8 +27,6 @@
 // Workspace (strides fixed by the shapes, so any variant's BM fits):
 //   lists [H * C_q * C_k] int2 | info [H * C_q] int2 | tiles [H * max_tiles] int2 |
 //   tail tiles [H * C_q] int2 | n_tiles [2 H] (main, tail) | next item of the persistent kernel
-#include <cuda.h>
-#include <cudaTypedefs.h>
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdlib.h>
@@ -332,7 +330,6 @@ struct SparseWork {
         it.q = q + head, it.k = k + head, it.v = v + head, it.o = o + head;
         it.list = lists + hi * C_k;
         it.list_len = inf.x, it.n_keys = inf.y;
-        it.head_row0 = h * S;
         it.q_row0 = qo[tile.x] + tile.y;
         it.q_len = min(BM, qo[tile.x + 1] - it.q_row0);
         return it;
@@ -343,42 +340,6 @@ template <class C>
 __global__ void __launch_bounds__(C::THREADS, 1)
     sparse_persistent_kernel(const __grid_constant__ SparseWork work, float scale_log2) {
     sparse_persistent_wgmma<C>(work, scale_log2);
-}
-
-template <class C>
-__global__ void __launch_bounds__(C::THREADS, 1)
-    sparse_persistent_tma_kernel(const __grid_constant__ SparseWork work,
-                                 const __grid_constant__ TmaMaps maps, float scale_log2) {
-    sparse_persistent_wgmma<C, true>(work, scale_log2, &maps);
-}
-
-// cuTensorMapEncodeTiled, found through the runtime (so the build needs no -lcuda).
-PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
-    static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
-    if (!encode) {
-        cudaDriverEntryPointQueryResult found;
-        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", (void **)&encode, 12000,
-                                             cudaEnableDefault, &found) != cudaSuccess ||
-            found != cudaDriverEntryPointSuccess)
-            encode = nullptr;
-    }
-    return encode;
-}
-
-// A map over `rows` rows of 128 bf16 at `base`, boxes of 64 columns x box_rows, 128-byte swizzle.
-int encode_rows_map(CUtensorMap *map, const void *base, long long rows, int box_rows) {
-    PFN_cuTensorMapEncodeTiled_v12000 encode = tensor_map_encoder();
-    if (!encode)
-        return VS_FAIL("sparse attention (TMA): the driver has no cuTensorMapEncodeTiled (hint: a "
-                       "CUDA 12+ driver; VS_ATTENTION_VARIANT=0 avoids this kernel)");
-    cuuint64_t dims[2] = {128, (cuuint64_t)rows}, strides[1] = {256};
-    cuuint32_t box[2] = {64, (cuuint32_t)box_rows}, steps[2] = {1, 1};
-    const CUresult r = encode(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, (void *)base, dims, strides,
-                              box, steps, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                              CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    return r == CUDA_SUCCESS ? 0
-                             : VS_FAIL("sparse attention (TMA): cuTensorMapEncodeTiled failed (%d) for "
-                                       "%lld rows, boxes of %d", (int)r, rows, box_rows);
 }
 
 // SMs of the current device, cached per device.
@@ -392,41 +353,26 @@ int sm_count() {
     return counts[dev];
 }
 
-template <class C, bool TMA>
+template <class C>
 int launch_sparse_persistent(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *o,
                              int H, int S, const int32_t *q_off, int C_q, int C_k,
                              const Workspace &w, cudaStream_t stream) {
     static unsigned long long opted = 0;
-    if constexpr (TMA) {
-        if (smem_opt_in(sparse_persistent_tma_kernel<C>, C::SMEM_BYTES, &opted)) return -1;
-    } else {
-        if (smem_opt_in(sparse_persistent_kernel<C>, C::SMEM_BYTES, &opted)) return -1;
-    }
+    if (smem_opt_in(sparse_persistent_kernel<C>, C::SMEM_BYTES, &opted)) return -1;
     const int sms = sm_count();
     if (sms < 1) return VS_FAIL("sparse attention: could not read the GPU's SM count");
     const SparseWork work = {(const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k,
                              (const __nv_bfloat16 *)v, (__nv_bfloat16 *)o, q_off, w.lists, w.info,
                              w.tiles, w.n_tiles, w.n_tiles + 2 * H, w.tile_stride, H, S, C::D, C::BM, C_q, C_k};
-    if constexpr (TMA) {
-        TmaMaps maps;
-        const long long rows = (long long)H * S;
-        if (encode_rows_map(&maps.q, q, rows, C::BM)) return -1;
-        for (int i = 0; i < TMA_KV_BOXES; i++)
-            if (encode_rows_map(&maps.k[i], k, rows, 16 >> i) || encode_rows_map(&maps.v[i], v, rows, 16 >> i))
-                return -1;
-        sparse_persistent_tma_kernel<C><<<(unsigned)sms, C::THREADS, C::SMEM_BYTES, stream>>>(
-            work, maps, scale_log2_for(C::D));
-    } else {
-        sparse_persistent_kernel<C><<<(unsigned)sms, C::THREADS, C::SMEM_BYTES, stream>>>(
-            work, scale_log2_for(C::D));
-    }
+    sparse_persistent_kernel<C><<<(unsigned)sms, C::THREADS, C::SMEM_BYTES, stream>>>(
+        work, scale_log2_for(C::D));
     cudaError_t e = cudaGetLastError();
     return e == cudaSuccess ? 0 : cuda_fail(e, "sparse attention (persistent) kernel launch");
 }
 
 // Main tiles of config C; with Tail != C, remainders of <= Tail::BM rows by config Tail;
 // PERSISTENT: one CTA per SM walking the tiles (sparse_persistent_wgmma), no tails.
-template <class C, class Tail = C, bool PERSISTENT = false, bool TMA = false>
+template <class C, class Tail = C, bool PERSISTENT = false>
 int launch_sparse(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *o, int H, int S,
                   const int32_t *q_off, const int32_t *k_off, const uint8_t *mask, int C_q, int C_k,
                   void *workspace, cudaStream_t stream) {
@@ -444,8 +390,7 @@ int launch_sparse(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 
                                                            w.tile_stride, w.tail_tiles, w.n_tiles);
     e = cudaGetLastError();
     if (e != cudaSuccess) return cuda_fail(e, "sparse attention tile planning launch");
-    if constexpr (PERSISTENT)
-        return launch_sparse_persistent<C, TMA>(q, k, v, o, H, S, q_off, C_q, C_k, w, stream);
+    if constexpr (PERSISTENT) return launch_sparse_persistent<C>(q, k, v, o, H, S, q_off, C_q, C_k, w, stream);
     if (launch_sparse_tiles<C>(q, k, v, o, H, S, q_off, C_q, C_k, w, w.tiles, w.tile_stride,
                                w.n_tiles, (unsigned)((S + C::BM - 1) / C::BM + C_q), stream))
         return -1;
@@ -492,7 +437,6 @@ struct Variant {
 // is the fastest sparse kernel.
 const Variant variants128[] = {
     {"wgmma pingpong+overlap bm128 bn128 3st, persistent sparse", true, launch_dense<W128_PO>, launch_sparse<W128_PO, W128_PO, true>},
-    {"wgmma pingpong+overlap bm128 bn128 3st, persistent sparse, TMA loads", true, launch_dense<W128_PO>, launch_sparse<W128_PO, W128_PO, true, true>},
     {"wgmma pingpong+overlap bm128 bn128 3st", true, launch_dense<W128_PO>, launch_sparse<W128_PO>},
     {"wgmma pingpong bm128 bn128 2st", true, launch_dense<W128_PP>, launch_sparse<W128_PP>},
     {"wgmma plain bm128 bn128 2st + bm64 tails", true, launch_dense<W128_P>, launch_sparse<W128_P, W128_T>},

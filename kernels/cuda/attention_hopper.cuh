@@ -24,8 +24,6 @@
 // The pingpong producer never waits for its copies: each stage's `full` barrier completes when
 // they land (cp.async.mbarrier.arrive), so every free stage has a tile in flight.
 #pragma once
-#include <cuda.h>  // CUtensorMap (the type only; the maps are encoded in attention.cu)
-
 #include "kernels/cuda/attention_core.cuh"
 #include "kernels/cuda/wgmma.cuh"
 
@@ -97,17 +95,6 @@ template <int REGS>
 __device__ __forceinline__ void raise_max_registers() {
     static_assert(REGS % 8 == 0 && REGS >= 24 && REGS <= 256, "setmaxnreg range");
     asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(REGS));
-}
-// Arrives on `bar` and adds `bytes` to the transfers its phase waits for (the bulk copies'
-// complete_tx counts them down).
-__device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-// Bulk tensor copy (TMA) of the box at (col, row) of `map` to shared `dst`, counted on `bar`.
-__device__ __forceinline__ void tma_load(uint32_t dst, const CUtensorMap *map, int col, int row, uint32_t bar) {
-    asm volatile(
-        "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n"
-        ::"r"(dst), "l"(map), "r"(col), "r"(row), "r"(bar) : "memory");
 }
 // Named barriers among the 256 consumer threads (id 0 is __syncthreads).
 __device__ __forceinline__ void named_sync(int id) {
@@ -470,70 +457,7 @@ struct SparseItem {
     __nv_bfloat16 *o;
     const int2 *list;
     int list_len, n_keys, q_row0, q_len;
-    int head_row0;  // the head's first row in the [H S, D] tensors (the TMA maps' row coordinate)
 };
-
-// The TMA loads of the persistent sparse kernel: 2-D maps over the [H S, D] bf16 Q, K and V,
-// 128-byte swizzle, boxes of 64 columns (one swizzle atom wide). A selected key cluster is a
-// run of consecutive rows, which lands at any row of a stage: the swizzle follows the shared
-// address at 128-byte row offsets (checked on an H100, docs/attention-kernels.md), so a run is
-// loaded as boxes of 16, 8, 4, 2 and 1 rows.
-constexpr int TMA_KV_BOXES = 5;  // box heights 16 >> i
-struct TmaMaps {
-    CUtensorMap q;  // boxes of 128 rows (BM)
-    CUtensorMap k[TMA_KV_BOXES], v[TMA_KV_BOXES];
-};
-
-#ifdef VS_WGMMA
-// One warp loads an item by TMA: its Q once both consumers are done with the previous one
-// (q_empty, use q_uses), then its key tiles into ring positions ring, ring + 1, ... Per tile,
-// lane i takes the i-th selected cluster run that meets the tile (a window of 32 list entries
-// at a time) and copies it as boxes of 16 / 8 / 4 / 2 / 1 rows, K and V, both 64-column halves;
-// lane 0 first tells the stage's `full` barrier how many bytes are coming.
-template <class C>
-__device__ __forceinline__ void load_item_tma(const HopperTile<C, true> &T, const TmaMaps &maps,
-                                              const SparseItem &it, int n_tiles, int ring,
-                                              int q_uses, uint32_t full, uint32_t empty,
-                                              uint32_t q_empty, int lane) {
-    constexpr int BN = C::BN, STAGES = C::STAGES;
-    static_assert(C::D == 128 && C::BM == 128, "TMA maps: 128 columns, 128-row Q boxes");
-    int k0 = 0, carry = 0;  // first list entry not yet finished, and the end of entry k0 - 1
-    for (int t = 0; t < n_tiles; t++) {
-        const int p0 = t * BN, p1 = min(p0 + BN, it.n_keys);
-        const int g = ring + t, st = g % STAGES, use = g / STAGES;
-        const uint32_t bar = full + 8 * st, sk = T.k_stage(st), sv = sk + C::KV_BYTES;
-        if (t == 0 && q_uses > 0) mbar_wait(q_empty, (q_uses - 1) & 1);
-        if (use > 0) mbar_wait(empty + 8 * st, (use - 1) & 1);
-        if (lane == 0) {
-            mbar_arrive_expect_tx(bar, (uint32_t)(p1 - p0) * C::D * 2 * 2 + (t == 0 ? C::Q_BYTES : 0));
-            if (t == 0)
-                for (int b = 0; b < 2; b++)
-                    tma_load(T.sq + b * (C::BM * 128), &maps.q, b * 64, it.head_row0 + it.q_row0, bar);
-        }
-        __syncwarp();
-        for (;;) {
-            const int2 e = k0 + lane < it.list_len ? it.list[k0 + lane] : make_int2(0x7fffffff, 0);
-            const int up = __shfl_up_sync(0xffffffffu, e.x, 1);
-            const int start = lane == 0 ? carry : up;
-            int row = max(start, p0), len = min(e.x, p1) - row;
-            uint32_t at = (uint32_t)(row - p0) * 128;
-            row += e.y + it.head_row0;
-            while (len > 0) {
-                const int i = len >= 16 ? 0 : len >= 8 ? 1 : len >= 4 ? 2 : len >= 2 ? 3 : 4;
-                for (int b = 0; b < 2; b++) {
-                    tma_load(sk + b * (BN * 128) + at, &maps.k[i], b * 64, row, bar);
-                    tma_load(sv + b * (BN * 128) + at, &maps.v[i], b * 64, row, bar);
-                }
-                row += 16 >> i, at += (16 >> i) * 128, len -= 16 >> i;
-            }
-            const int done = __popc(__ballot_sync(0xffffffffu, e.x <= p1));  // runs ending here
-            if (done > 0) carry = __shfl_sync(0xffffffffu, e.x, done - 1);
-            k0 += done;
-            if (done < 32) break;
-        }
-    }
-}
-#endif
 
 // The persistent sparse kernel: one CTA per SM takes work items in turn: item blockIdx.x first,
 // then whichever the shared counter gives it (items.claim()), so SMs that drew short items take
@@ -548,12 +472,8 @@ __device__ __forceinline__ void load_item_tma(const HopperTile<C, true> &T, cons
 // slots (mbarriers item_full / item_empty per slot); an index >= size() ends the walk.
 // Items: size(), claim() -> the next index (increasing per CTA), get(index, cursor) ->
 // SparseItem (cursor: int2, zero to start).
-// With TMA (and its maps), the producer's first warp loads: each stage's `full` barrier then
-// completes on one arrival and the bytes of its copies, and the stages start zeroed, so the
-// rows a last key tile leaves unloaded hold finite values (their weights are zero).
-template <class C, bool TMA = false, class Items>
-__device__ __forceinline__ void sparse_persistent_wgmma(const Items &items, float scale_log2,
-                                                        const TmaMaps *maps = nullptr) {
+template <class C, class Items>
+__device__ __forceinline__ void sparse_persistent_wgmma(const Items &items, float scale_log2) {
 #ifdef VS_WGMMA
     static_assert(C::PINGPONG, "the persistent kernel is warp-specialised");
     constexpr int STAGES = C::STAGES;
@@ -567,14 +487,9 @@ __device__ __forceinline__ void sparse_persistent_wgmma(const Items &items, floa
     const uint32_t item_full = q_empty + 8, item_empty = item_full + 16, item_slot = item_empty + 16;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 
-    if constexpr (TMA) {
-        for (int i = tid; i < STAGES * 2 * C::KV_BYTES / 16; i += C::THREADS)
-            asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(T.skv + 16 * i), "r"(0) : "memory");
-        fence_async_shared();
-    }
     if (tid == 0) {
         for (int st = 0; st < STAGES; st++) {
-            mbar_init(full + 8 * st, TMA ? 1 : 128);
+            mbar_init(full + 8 * st, 128);
             mbar_init(empty + 8 * st, 256);
         }
         mbar_init(q_empty, 256);  // every consumer thread, once its last S of an item completed
@@ -615,11 +530,6 @@ __device__ __forceinline__ void sparse_persistent_wgmma(const Items &items, floa
             const SparseItem it = items.get(index, cursor);
             const int n_tiles = (it.n_keys + C::BN - 1) / C::BN;
             if (n_tiles == 0) continue;  // the consumers write zeros; no Q needed
-            if constexpr (TMA) {
-                if (warp == 0) load_item_tma<C>(T, *maps, it, n_tiles, ring, q_uses, full, empty, q_empty, lane);
-                ring += n_tiles, q_uses++;
-                continue;
-            }
             if (q_uses > 0) mbar_wait(q_empty, (q_uses - 1) & 1);
             q_uses++;
             T.n_keys = it.n_keys;
