@@ -269,7 +269,11 @@ struct HopperTile {
     // of the stage ring (a persistent CTA's ring runs on across its work items). q_done() runs
     // once the last S = Q K^T has completed, when the Q tile may be overwritten. A warpgroup with
     // no query rows (active false) only passes the baton and the stages on, so both take the same
-    // number of turns.
+    // number of turns; it calls q_done() in its last turn, before handing the baton over. That
+    // turn comes after the other warpgroup has issued its last S of this tile list, and the
+    // other's first turn of the next list comes after it, so the persistent kernel's q_empty,
+    // which counts both warpgroups' q_done(), never takes an idle warpgroup's call for the next
+    // item in place of a busy one's for this item (the Q tile would be reloaded under its S).
     template <class QDone>
     __device__ __forceinline__ void consumer_loop(int n_tiles, bool active, int wg, uint32_t full,
                                                   uint32_t empty, float scale_log2, int lane,
@@ -283,7 +287,6 @@ struct HopperTile {
         const auto release = [&](int t) { mbar_arrive(empty + 8 * stage(t)); };
         const int my_tiles = active ? n_tiles : 0;
         int t = 0;
-        if (my_tiles == 0) q_done();
         if constexpr (C::OVERLAP) {
             if (my_tiles > 0) {
                 float s[SREGS], alpha[2];
@@ -340,6 +343,7 @@ struct HopperTile {
         for (; t < n_tiles; t++) {
             wait_full(t);
             named_sync(me);
+            if (t == n_tiles - 1) q_done();
             named_arrive(other);
             release(t);
         }

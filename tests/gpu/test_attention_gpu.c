@@ -375,6 +375,65 @@ static void test_sparse_graph_capture(void) {
     problem_free(&p);
 }
 
+// The default sparse kernel run many times on work items that mostly leave the second consumer
+// warpgroup idle (query clusters of <= 64 rows) with short key lists, so the persistent kernel's
+// item hand-overs come fast: every run must match the CPU operator and repeat bit for bit (a
+// Q tile reloaded too early, or any other race between items, shows as a difference).
+static void test_sparse_repeat(void) {
+    static const int sizes[] = {33, 64, 1, 50, 129, 20, 64, 7, 40, 193};
+    const int H = 3, S = 3000, D = 128, C_k = 120, runs = 40;
+    int C_q = 0;
+    for (int rows = 0; rows < S; C_q++) rows += sizes[C_q % 10];
+    problem p;
+    problem_init(&p, H, S, D, 1.0f);
+    int32_t *qo = malloc((size_t)H * (C_q + 1) * sizeof *qo);
+    int32_t *ko = malloc((size_t)H * (C_k + 1) * sizeof *ko);
+    uint8_t *mask = malloc((size_t)H * C_q * C_k);
+    for (int h = 0; h < H; h++) {
+        int32_t *o = qo + (size_t)h * (C_q + 1);
+        o[0] = 0;
+        for (int c = 0; c < C_q; c++) o[c + 1] = o[c] + sizes[(c + h) % 10] < S ? o[c] + sizes[(c + h) % 10] : S;
+        o[C_q] = S;
+    }
+    random_offsets(H, S, C_k, 0, ko);
+    for (size_t i = 0; i < (size_t)H * C_q * C_k; i++) mask[i] = rand_below(100) < 8;
+    vs_block_sparse_attention_cpu(p.vals[0], p.vals[1], p.vals[2], H, S, D, qo, ko, C_q, C_k, mask, p.ref);
+    int32_t *d_qo, *d_ko;
+    uint8_t *d_mask;
+    void *ws;
+    const size_t n = (size_t)H * S * D;
+    CUDA_OK(cudaMalloc((void **)&d_qo, (size_t)H * (C_q + 1) * sizeof *qo));
+    CUDA_OK(cudaMalloc((void **)&d_ko, (size_t)H * (C_k + 1) * sizeof *ko));
+    CUDA_OK(cudaMalloc((void **)&d_mask, (size_t)H * C_q * C_k));
+    CUDA_OK(cudaMalloc(&ws, vs_cuda_sparse_attention_workspace_bytes(H, S, C_q, C_k)));
+    CUDA_OK(cudaMemcpy(d_qo, qo, (size_t)H * (C_q + 1) * sizeof *qo, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(d_ko, ko, (size_t)H * (C_k + 1) * sizeof *ko, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(d_mask, mask, (size_t)H * C_q * C_k, cudaMemcpyHostToDevice));
+    vs_bf16 *first = malloc(n * sizeof *first);
+    int differing_runs = 0;
+    for (int r = 0; r < runs; r++) {
+        poison_output(&p);
+        int rc = vs_cuda_sparse_attention(p.dev[0], p.dev[1], p.dev[2], p.dev[3], H, S, D, d_qo,
+                                          d_ko, d_mask, C_q, C_k, ws, 0);
+        CHECK_MSG(rc == 0, "sparse launch: %s", vs_last_error());
+        if (r == 0) {
+            check_output(&p, "sparse, short items, first run", vs_cuda_attention_default_variant(D));
+            memcpy(first, p.out_bits, n * sizeof *first);
+            continue;
+        }
+        CUDA_OK(cudaMemcpy(p.out_bits, p.dev[3], n * sizeof(vs_bf16), cudaMemcpyDeviceToHost));
+        differing_runs += memcmp(first, p.out_bits, n * sizeof *first) != 0;
+    }
+    CHECK_MSG(differing_runs == 0, "sparse attention (C_q=%d, %d runs): %d runs differ from the first",
+              C_q, runs, differing_runs);
+    CUDA_OK(cudaFree(d_qo));
+    CUDA_OK(cudaFree(d_ko));
+    CUDA_OK(cudaFree(d_mask));
+    CUDA_OK(cudaFree(ws));
+    free(first), free(qo), free(ko), free(mask);
+    problem_free(&p);
+}
+
 static void test_bad_arguments(void) {
     void *x;
     CUDA_OK(cudaMalloc(&x, 4096));
@@ -437,6 +496,7 @@ int main(void) {
     RUN_TEST(test_dense_shapes);
     RUN_TEST(test_token_major);
     RUN_TEST(test_sparse_shapes);
+    RUN_TEST(test_sparse_repeat);
     const char *b = getenv("VS_ATTN_BENCH");
     if (b && !strcmp(b, "1")) bench();
     return vs_test_finish();
