@@ -180,6 +180,33 @@ static double time_stage(bench_ctx *c, stage s, int warmup, int iters) {
     return median;
 }
 
+// Medians of `iters` runs of stages a and b timed in alternation (a, b, a, b, ...) after `warmup`
+// untimed pairs, so drift over the run (clocks, temperature) falls on both alike: their ratio
+// is what the attention bar compares.
+static void time_alternating(bench_ctx *c, stage a, stage b, int warmup, int iters, double *ms_a,
+                             double *ms_b) {
+    cudaEvent_t ev[3];
+    for (int i = 0; i < 3; i++) CUDA_OK(cudaEventCreate(&ev[i]));
+    for (int i = 0; i < warmup; i++) run_stage(c, a), run_stage(c, b);
+    float *ms = malloc(2 * (size_t)iters * sizeof *ms), *mb = ms + iters;
+    for (int i = 0; i < iters; i++) {
+        CUDA_OK(cudaEventRecord(ev[0], c->stream));
+        run_stage(c, a);
+        CUDA_OK(cudaEventRecord(ev[1], c->stream));
+        run_stage(c, b);
+        CUDA_OK(cudaEventRecord(ev[2], c->stream));
+        CUDA_OK(cudaEventSynchronize(ev[2]));
+        CUDA_OK(cudaEventElapsedTime(&ms[i], ev[0], ev[1]));
+        CUDA_OK(cudaEventElapsedTime(&mb[i], ev[1], ev[2]));
+    }
+    qsort(ms, (size_t)iters, sizeof *ms, cmp_float);
+    qsort(mb, (size_t)iters, sizeof *mb, cmp_float);
+    *ms_a = iters % 2 ? ms[iters / 2] : 0.5 * (ms[iters / 2 - 1] + ms[iters / 2]);
+    *ms_b = iters % 2 ? mb[iters / 2] : 0.5 * (mb[iters / 2 - 1] + mb[iters / 2]);
+    free(ms);
+    for (int i = 0; i < 3; i++) CUDA_OK(cudaEventDestroy(ev[i]));
+}
+
 // The density the sparse kernel computes: each query cluster padded to whole 128-row tiles, each
 // tile against the cluster's selected keys (row_keys).
 static double tiled_density(const vs_svg2_cuda *st, int H, int S) {
@@ -246,7 +273,8 @@ static void bench_one(const bench_shape *shape, const bench_options *o, cudaStre
         vs_svg2_attention_cuda(&st, q, k, v, out, stream);
         double t_select = time_stage(&c, ST_SELECT, o->warmup, o->iters);
         double t_perm = time_stage(&c, ST_PERMUTE, o->warmup, o->iters);
-        double t_attn = time_stage(&c, ST_ATTENTION, o->warmup, o->iters);
+        double t_attn, t_dense_here;  // the dense time this point's ratios use
+        time_alternating(&c, ST_ATTENTION, ST_DENSE, o->warmup, o->iters, &t_attn, &t_dense_here);
         double t_unperm = time_stage(&c, ST_UNPERMUTE, o->warmup, o->iters);
         double *density = malloc((size_t)H * sizeof *density), mean_density = 0;
         CUDA_OK(cudaMemcpy(density, st.density, (size_t)H * sizeof *density, cudaMemcpyDeviceToHost));
@@ -266,19 +294,24 @@ static void bench_one(const bench_shape *shape, const bench_options *o, cudaStre
         double t_sum = t_warm + t_select + t_perm + t_attn + t_unperm;
         printf("  %5.2f %7.2f%% %8.3f %8.3f %8.3f %8.3f %9.3f %9.3f %8.3f %8.3f %8.2fx %10.2f %9.1f %9.1f %9.2e %7.2f%% %10.2f\n",
                o->top_p[t], 100 * mean_density, t_warm, t_select, t_perm, t_attn, t_unperm, t_sum,
-               t_graph, t_dense, t_dense / t_graph, t_attn / (mean_density * t_dense),
+               t_graph, t_dense_here, t_dense_here / t_graph, t_attn / (mean_density * t_dense_here),
                flops / (t_attn * 1e9), flops * mean_density / (t_attn * 1e9), err, 100 * tiled,
-               t_attn / (tiled * t_dense));
+               t_attn / (tiled * t_dense_here));
         // The bars: the overhead bar is defined at the Wan 1.3B 480p shape (elsewhere the
         // permutation moves proportionally more bytes); the attention bar at density >= 10%.
         double overhead = t_select + t_perm + t_unperm;
         if (!strcmp(shape->name, "wan1.3b-480p"))
             printf("BAR %s p=%.2f: select+permute+unpermute %.3f ms <= 1 ms: %s\n", shape->name,
                    o->top_p[t], overhead, overhead <= 1.0 ? "PASS" : "FAIL");
-        printf("BAR %s p=%.2f: attention %.3f ms <= 1.3 x density x dense = %.3f ms%s: %s\n",
-               shape->name, o->top_p[t], t_attn, 1.3 * mean_density * t_dense,
+        // The bar takes the dense time measured alongside; the ratio against the dense time
+        // measured alone (the header's) is printed too: under the card's power cap a kernel
+        // timed alone runs at the clocks its own power draw allows (docs/performance.md).
+        printf("BAR %s p=%.2f: attention %.3f ms <= 1.3 x density x dense = %.3f ms%s: %s "
+               "(against dense timed alone: %.2f)\n",
+               shape->name, o->top_p[t], t_attn, 1.3 * mean_density * t_dense_here,
                mean_density < 0.10 ? " (bar applies at >= 10%)" : "",
-               mean_density < 0.10 ? "n/a" : t_attn <= 1.3 * mean_density * t_dense ? "PASS" : "FAIL");
+               mean_density < 0.10 ? "n/a" : t_attn <= 1.3 * mean_density * t_dense_here ? "PASS" : "FAIL",
+               t_attn / (mean_density * t_dense));
     }
     if (!strcmp(shape->name, "wan1.3b-480p"))
         printf("BAR %s: k-means warm (2 iterations, Q C_q=200 + K C_k=1000) %.3f ms <= 1.5 ms: %s\n",
@@ -303,7 +336,8 @@ static void print_formulas(void) {
            "#   unpermute  = scatter of the output back to token order\n"
            "#   svg2-sum   = kmeans + select + permute + attn + unpermute (stages timed separately)\n"
            "#   graph      = one whole warm SVG2 call captured in a CUDA graph, replay time\n"
-           "#   dense      = dense flash attention on the unpermuted Q, K, V\n"
+           "#   dense      = dense flash attention on the unpermuted Q, K, V, timed in alternation with\n"
+           "#                attn (attn, dense, attn, dense, ...) so both see the same clocks\n"
            "#   speedup    = dense / graph (the whole SVG2 call, overheads included)\n"
            "#   attn/ideal = attn / (density x dense)   (1.0 = sparse kernel as efficient as dense)\n"
            "#   eq-TFLOPs  = 4 S^2 D H / attn            (dense-equivalent rate)\n"
