@@ -86,6 +86,13 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, int parity) {
         : "memory");
 }
 // Registers per thread of a warpgroup (setmaxnreg: a multiple of 8 in [24, 256]).
+// setmaxnreg.inc waits until the CTA's pool has the registers, and the pool is what the CTA got
+// at launch (for 384 threads, 168 per thread): a producer + two consumers asking for more than
+// 3 x 168 in all wait forever.
+template <int PRODUCER, int CONSUMER>
+constexpr bool fits_launch_registers() {
+    return PRODUCER + 2 * CONSUMER <= 3 * 168;
+}
 template <int REGS>
 __device__ __forceinline__ void lower_max_registers() {
     static_assert(REGS % 8 == 0 && REGS >= 24 && REGS <= 256, "setmaxnreg range");
@@ -422,6 +429,7 @@ __device__ __forceinline__ void attention_tile_wgmma(const __nv_bfloat16 *__rest
             }
         __syncthreads();
         if (warp < 4) {  // producer warpgroup
+            static_assert(fits_launch_registers<56, 224>(), "setmaxnreg within the launch pool");
             lower_max_registers<56>();
             T.load_q(q, q_row0, q_len, tid, 128);
             T.init_loader(list, list_len, lane);
@@ -523,6 +531,7 @@ __device__ __forceinline__ void sparse_persistent_wgmma(const Items &items, floa
     // The CTA holds 384 x 168 registers: 128 x 72 + 256 x 216 (the item state costs the
     // producer a few registers more than attention_tile_wgmma's 56 leave it).
     if (warp < 4) {  // producer
+        static_assert(fits_launch_registers<72, 216>(), "setmaxnreg within the launch pool");
         lower_max_registers<72>();
         const int total = items.size();  // after setmaxnreg: a value live across it is spilled
         int ring = 0, q_uses = 0;
