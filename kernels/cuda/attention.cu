@@ -20,7 +20,9 @@
 //   kernel overlaps most of it with the previous tile.
 // - Query-tile padding: a query cluster of n rows needs ceil(n / BM) passes over its key list,
 //   and a tile of <= 64 rows (one consumer warpgroup idle) still costs 0.69 of a full one: it
-//   loads the same keys for half the rows. Split variants send such remainders to a second
+//   loads the same keys for half the rows, and its one consumer's softmax has no partner to
+//   hide behind (docs/attention-kernels.md: relieving either alone gains little). Split
+//   variants send such remainders to a second
 //   kernel with half-height tiles, smaller CTAs and more of them per SM (the mma.sync kernels;
 //   with the wgmma pingpong kernels it does not pay).
 //
