@@ -158,6 +158,12 @@ static int cmp_float(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+// Median of n timings (sorts them).
+static double median_ms(float *ms, int n) {
+    qsort(ms, (size_t)n, sizeof *ms, cmp_float);
+    return n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+}
+
 // Median milliseconds of `iters` event-timed runs after `warmup` untimed ones.
 static double time_stage(bench_ctx *c, stage s, int warmup, int iters) {
     cudaEvent_t start, stop;
@@ -172,8 +178,7 @@ static double time_stage(bench_ctx *c, stage s, int warmup, int iters) {
         CUDA_OK(cudaEventSynchronize(stop));
         CUDA_OK(cudaEventElapsedTime(&ms[i], start, stop));
     }
-    qsort(ms, (size_t)iters, sizeof *ms, cmp_float);
-    double median = iters % 2 ? ms[iters / 2] : 0.5 * (ms[iters / 2 - 1] + ms[iters / 2]);
+    double median = median_ms(ms, iters);
     free(ms);
     CUDA_OK(cudaEventDestroy(start));
     CUDA_OK(cudaEventDestroy(stop));
@@ -199,10 +204,8 @@ static void time_alternating(bench_ctx *c, stage a, stage b, int warmup, int ite
         CUDA_OK(cudaEventElapsedTime(&ms[i], ev[0], ev[1]));
         CUDA_OK(cudaEventElapsedTime(&mb[i], ev[1], ev[2]));
     }
-    qsort(ms, (size_t)iters, sizeof *ms, cmp_float);
-    qsort(mb, (size_t)iters, sizeof *mb, cmp_float);
-    *ms_a = iters % 2 ? ms[iters / 2] : 0.5 * (ms[iters / 2 - 1] + ms[iters / 2]);
-    *ms_b = iters % 2 ? mb[iters / 2] : 0.5 * (mb[iters / 2 - 1] + mb[iters / 2]);
+    *ms_a = median_ms(ms, iters);
+    *ms_b = median_ms(mb, iters);
     free(ms);
     for (int i = 0; i < 3; i++) CUDA_OK(cudaEventDestroy(ev[i]));
 }
