@@ -44,7 +44,11 @@ struct HopperConfig {
     static constexpr int LOAD_WARPS = PINGPONG ? 4 : 4 * NWG;
     static constexpr int CHUNKS = D / 8;
     static constexpr int ROWS_PER_WARP = BN / LOAD_WARPS;  // K/V rows each loading warp copies
-    static constexpr int LANES_PER_ROW = CHUNKS < 32 ? CHUNKS : 32;
+    // Lanes sharing a K/V row, each copying CHUNKS / LANES_PER_ROW 16-byte chunks of it. The
+    // copies are held by the producer's instruction stream: at D = 128, 8 lanes per 256-byte row
+    // (4 rows and 4 copies per lane per pass, half the row lookups of 16 lanes) measured 5-7%
+    // faster dense and 1-6% faster sparse than 16 (docs/attention-kernels.md, session 7).
+    static constexpr int LANES_PER_ROW = CHUNKS < 8 ? CHUNKS : 8;
     static constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2;
     // + 1024 alignment slack for the swizzle atoms, + the mbarriers (full, empty per stage;
     // the persistent kernel's q_empty, item_full and item_empty per slot) and its 2 item slots
@@ -109,6 +113,21 @@ __device__ __forceinline__ void named_sync(int id) {
 }
 __device__ __forceinline__ void named_arrive(int id) {
     asm volatile("bar.arrive %0, 256;\n" ::"r"(id) : "memory");
+}
+
+// Lane qd of each group of 4 lanes holds x[c] = element (qd, c) of a 4 x 4 matrix of words;
+// returns column qd, elements (0..3, qd). Two exchanges: with lane qd ^ 1 the words of the other
+// column parity, then with lane qd ^ 2 the pairs of the other row half.
+__device__ __forceinline__ uint4 quad_transpose(const uint32_t (&x)[4], int qd) {
+    const bool odd = qd & 1, high = qd & 2;
+    const uint32_t r0 = __shfl_xor_sync(0xffffffffu, odd ? x[0] : x[1], 1);
+    const uint32_t r1 = __shfl_xor_sync(0xffffffffu, odd ? x[2] : x[3], 1);
+    // rows (qd & 2) and (qd & 2) + 1 of columns (qd & 1) and (qd & 1) + 2
+    const uint32_t a0 = odd ? r0 : x[0], a1 = odd ? x[1] : r0;
+    const uint32_t a2 = odd ? r1 : x[2], a3 = odd ? x[3] : r1;
+    const uint32_t u0 = __shfl_xor_sync(0xffffffffu, high ? a0 : a2, 2);
+    const uint32_t u1 = __shfl_xor_sync(0xffffffffu, high ? a1 : a3, 2);
+    return high ? make_uint4(u0, u1, a2, a3) : make_uint4(a0, a1, u0, u1);
 }
 
 // The state and steps of one CTA's tile, shared by the schedules.
@@ -356,8 +375,13 @@ struct HopperTile {
         }
     }
 
+    // O / row sum as bf16, rows past q_len skipped. A thread holds two columns of each 8-column
+    // group of its two rows; a transpose within each group of 4 lanes (quad_transpose) gives it
+    // whole 16-byte groups, so a warp writes 8 rows x 64 contiguous bytes per store instead of
+    // 8 rows x 16 bytes (4x fewer store instructions, whole 32-byte sectors).
     __device__ __forceinline__ void store(__nv_bfloat16 *o, int q_row0, int q_len, int wg, int wq,
                                           int lane) {
+        const int qd = lane & 3;
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             float l = row_sum[h];
@@ -365,12 +389,17 @@ struct HopperTile {
             l += __shfl_xor_sync(0xffffffffu, l, 2);
             const float inv = l > 0.f ? 1.f / l : 0.f;  // a row with no key gets zeros
             const int r = wg * 64 + wq * 16 + (lane >> 2) + h * 8;
-            if (r < q_len) {
-                __nv_bfloat16 *dst = o + (size_t)(q_row0 + r) * ld_o + (lane & 3) * 2;
+            __nv_bfloat16 *dst = o + (size_t)(q_row0 + min(r, q_len - 1)) * ld_o;
 #pragma unroll
-                for (int j = 0; j < D / 8; j++)
-                    *reinterpret_cast<__nv_bfloat162 *>(dst + j * 8) =
-                        __floats2bfloat162_rn(acc[4 * j + 2 * h] * inv, acc[4 * j + 2 * h + 1] * inv);
+            for (int i = 0; i < D / 32; i++) {  // column groups 4 i .. 4 i + 3
+                uint32_t w[4];
+#pragma unroll
+                for (int c = 0; c < 4; c++) {
+                    const int j = 4 * i + c;
+                    w[c] = pack_bf16(acc[4 * j + 2 * h] * inv, acc[4 * j + 2 * h + 1] * inv);
+                }
+                const uint4 group = quad_transpose(w, qd);  // group 4 i + qd, all 8 columns
+                if (r < q_len) *reinterpret_cast<uint4 *>(dst + (4 * i + qd) * 8) = group;
             }
         }
     }
