@@ -57,6 +57,8 @@ struct HopperConfig {
     static_assert(BN == 64 || BN == 128, "key tile is a wgmma N: 64 or 128");
     static_assert(ROWS_PER_WARP >= 1 && ROWS_PER_WARP <= 32 && BN % LOAD_WARPS == 0, "K/V rows per warp");
     static_assert((ROWS_PER_WARP * CHUNKS) % 32 == 0, "whole warp passes over K/V rows");
+    static_assert(BM % LOAD_WARPS == 0 && (BM / LOAD_WARPS) % (32 / LANES_PER_ROW) == 0,
+                  "whole warp passes over Q rows");
     static_assert(!PINGPONG || NWG == 2, "the baton passes between two consumer warpgroups");
     static_assert(!OVERLAP || STAGES >= 3, "overlap holds two stages per consumer");
     static_assert(SMEM_BYTES <= 227 * 1024, "shared memory per CTA");
@@ -149,7 +151,7 @@ struct HopperTile {
     }
 
     // cp.async of this thread's part of the Q tile (rows past q_len are zeros); `tid` and
-    // `threads` number the threads that share the copy.
+    // `threads` number the threads that share the copy. (A CTA per tile copies Q once.)
     __device__ __forceinline__ void load_q(const __nv_bfloat16 *q, int q_row0, int q_len, int tid,
                                            int threads) {
         for (int idx = tid; idx < BM * CH; idx += threads) {
@@ -157,6 +159,23 @@ struct HopperTile {
             const bool ok = r < q_len;
             const __nv_bfloat16 *src = q + (size_t)(ok ? q_row0 + r : q_row0) * ld_q + c * 8;
             cp_async16(sq + hswz<BM>(r, c), src, ok ? 16 : 0);
+        }
+    }
+    // The same copy by loading warp `warp` in the row passes of load_rows below, for the
+    // persistent kernel, whose producer copies a Q tile per item: its instructions per item
+    // are what an item start waits on. Measured there 1-4% faster sparse; in the per-tile
+    // kernels it measured 4% slower dense (docs/attention-kernels.md, session 7).
+    __device__ __forceinline__ void load_q_rows(const __nv_bfloat16 *q, int q_row0, int q_len,
+                                                int warp, int lane) {
+        constexpr int LPR = C::LANES_PER_ROW, RPP = 32 / LPR, rows = BM / C::LOAD_WARPS;
+#pragma unroll 4
+        for (int pass = 0; pass < rows / RPP; pass++) {
+            const int r = warp * rows + pass * RPP + lane / LPR, c = lane % LPR;
+            const bool ok = r < q_len;
+            const __nv_bfloat16 *src = q + (size_t)(q_row0 + (ok ? r : 0)) * ld_q + c * 8;
+#pragma unroll
+            for (int cc = 0; cc < CH / LPR; cc++)
+                cp_async16(sq + hswz<BM>(r, c + cc * LPR), src + cc * LPR * 8, ok ? 16 : 0);
         }
     }
 
@@ -575,7 +594,7 @@ __device__ __forceinline__ void sparse_persistent_wgmma(const Items &items, floa
             if (q_uses > 0) mbar_wait(q_empty, (q_uses - 1) & 1);
             q_uses++;
             T.n_keys = it.n_keys;
-            T.load_q(it.q, it.q_row0, it.q_len, tid, 128);
+            T.load_q_rows(it.q, it.q_row0, it.q_len, warp, lane);
             T.init_loader(it.list, it.list_len, lane);
 #pragma unroll 1
             for (int t = 0; t < n_tiles; t++) {
