@@ -22,9 +22,8 @@
 //   and a tile of <= 64 rows (one consumer warpgroup idle) still costs 0.69 of a full one: it
 //   loads the same keys for half the rows, and its one consumer's softmax has no partner to
 //   hide behind (docs/attention-kernels.md: relieving either alone gains little). Split
-//   variants send such remainders to a second
-//   kernel with half-height tiles, smaller CTAs and more of them per SM (the mma.sync kernels;
-//   with the wgmma pingpong kernels it does not pay).
+//   variants send such remainders to a second kernel with half-height tiles, smaller CTAs and
+//   more of them per SM (the mma.sync kernels; with the wgmma pingpong kernels it does not pay).
 //
 // Workspace (strides fixed by the shapes, so any variant's BM fits):
 //   lists [H * C_q * C_k] int2 | info [H * C_q] int2 | tiles [H * max_tiles] int2 |

@@ -57,8 +57,6 @@ struct HopperConfig {
     static_assert(BN == 64 || BN == 128, "key tile is a wgmma N: 64 or 128");
     static_assert(ROWS_PER_WARP >= 1 && ROWS_PER_WARP <= 32 && BN % LOAD_WARPS == 0, "K/V rows per warp");
     static_assert((ROWS_PER_WARP * CHUNKS) % 32 == 0, "whole warp passes over K/V rows");
-    static_assert(BM % LOAD_WARPS == 0 && (BM / LOAD_WARPS) % (32 / LANES_PER_ROW) == 0,
-                  "whole warp passes over Q rows");
     static_assert(!PINGPONG || NWG == 2, "the baton passes between two consumer warpgroups");
     static_assert(!OVERLAP || STAGES >= 3, "overlap holds two stages per consumer");
     static_assert(SMEM_BYTES <= 227 * 1024, "shared memory per CTA");
@@ -168,6 +166,7 @@ struct HopperTile {
     __device__ __forceinline__ void load_q_rows(const __nv_bfloat16 *q, int q_row0, int q_len,
                                                 int warp, int lane) {
         constexpr int LPR = C::LANES_PER_ROW, RPP = 32 / LPR, rows = BM / C::LOAD_WARPS;
+        static_assert(BM % C::LOAD_WARPS == 0 && rows % RPP == 0, "whole warp passes over Q rows");
 #pragma unroll 4
         for (int pass = 0; pass < rows / RPP; pass++) {
             const int r = warp * rows + pass * RPP + lane / LPR, c = lane % LPR;
