@@ -81,30 +81,40 @@ __global__ void plan_key_lists(const uint8_t *__restrict__ mask, const int32_t *
     const int32_t *ko = k_off + (size_t)h * (C_k + 1);
     int2 *out = lists + (size_t)w * C_k;
     int count = 0, total = 0;
-#pragma unroll 4  // the loads of several rounds in flight together: the rounds chain only by sums
-    for (int j0 = 0; j0 < C_k; j0 += 32) {
-        const int j = j0 + lane;
-        int size = 0, start = 0;
-        bool sel = false;
-        if (j < C_k) {
-            start = ko[j];
-            size = ko[j + 1] - start;
-            sel = m[j] != 0 && size > 0;
-        }
-        const unsigned ballot = __ballot_sync(0xffffffffu, sel);
-        int incl = sel ? size : 0;  // inclusive scan of selected sizes
+    // Rounds of 32 clusters, ROUNDS at a time: all their loads are issued before the first
+    // round's scan, so a warp waits for memory once per ROUNDS rounds (the rounds chain only
+    // by their sums).
+    constexpr int ROUNDS = 8;
+    for (int c0 = 0; c0 < C_k; c0 += 32 * ROUNDS) {
+        int start[ROUNDS], end[ROUNDS];
+        uint8_t picked[ROUNDS];
 #pragma unroll
-        for (int off = 1; off < 32; off <<= 1) {
-            int y = __shfl_up_sync(0xffffffffu, incl, off);
-            if (lane >= off) incl += y;
+        for (int r = 0; r < ROUNDS; r++) {
+            const int j = c0 + 32 * r + lane;
+            const bool in = j < C_k;
+            start[r] = in ? ko[j] : 0;
+            end[r] = in ? ko[j + 1] : 0;
+            picked[r] = in ? m[j] : 0;
         }
-        if (sel) {
-            int rank = __popc(ballot & ((1u << lane) - 1u));
-            int end = total + incl;
-            out[count + rank] = make_int2(end, start - (end - size));
+#pragma unroll
+        for (int r = 0; r < ROUNDS; r++) {
+            const int size = end[r] - start[r];
+            const bool sel = picked[r] != 0 && size > 0;
+            const unsigned ballot = __ballot_sync(0xffffffffu, sel);
+            int incl = sel ? size : 0;  // inclusive scan of selected sizes
+#pragma unroll
+            for (int off = 1; off < 32; off <<= 1) {
+                int y = __shfl_up_sync(0xffffffffu, incl, off);
+                if (lane >= off) incl += y;
+            }
+            if (sel) {
+                int rank = __popc(ballot & ((1u << lane) - 1u));
+                int e = total + incl;
+                out[count + rank] = make_int2(e, start[r] - (e - size));
+            }
+            count += __popc(ballot);
+            total += __shfl_sync(0xffffffffu, incl, 31);
         }
-        count += __popc(ballot);
-        total += __shfl_sync(0xffffffffu, incl, 31);
     }
     if (lane == 0) info[w] = make_int2(count, total);
 }
