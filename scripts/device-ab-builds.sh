@@ -17,8 +17,8 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do trees+=("$(cd "$1" && pwd)") || exit 
 [ $# -gt 0 ] && shift
 [ ${#trees[@]} -gt 0 ] || { echo "usage: device-ab-builds.sh TREE [TREE...] [-- bench attention options]"; exit 2; }
 for tree in "${trees[@]}"; do
-  bdir=$root/build-$(basename "$tree")
   name=$(basename "$tree")
+  bdir=$root/build-$name
   cmake -S "$tree" -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DVS_FFMPEG=OFF \
         -DVS_CUDA_ARCHS=90a-real >"$out/configure-$name.log" 2>&1 || { tail -20 "$out/configure-$name.log"; exit 1; }
   cmake --build "$bdir" -j "$(nproc)" --target vidsparse >"$out/build-$name.log" 2>&1 ||

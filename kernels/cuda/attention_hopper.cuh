@@ -159,7 +159,7 @@ struct HopperTile {
             cp_async16(sq + hswz<BM>(r, c), src, ok ? 16 : 0);
         }
     }
-    // The same copy by loading warp `warp` in the row passes of load_rows below, for the
+    // The same copy by loading warp `warp` in the row passes of load_tile below, for the
     // persistent kernel, whose producer copies a Q tile per item: its instructions per item
     // are what an item start waits on. Measured there 1-4% faster sparse; in the per-tile
     // kernels it measured 4% slower dense (docs/attention-kernels.md, session 7).

@@ -224,48 +224,70 @@ static void random_offsets(int H, int S, int C, int mode, int32_t *off) {
 
 typedef enum { MASK_ALL, MASK_NONE, MASK_RANDOM } mask_mode;
 
+// A sparse problem's cluster offsets and mask on the host (filled by the caller) and on the
+// device (sparse_plan_upload), with the kernel's workspace.
+typedef struct {
+    int H, C_q, C_k;
+    int32_t *qo, *ko, *d_qo, *d_ko;
+    uint8_t *mask, *d_mask;
+    void *ws;
+    size_t ws_bytes;
+} sparse_plan;
+
+static void sparse_plan_init(sparse_plan *sp, int H, int S, int C_q, int C_k) {
+    *sp = (sparse_plan){.H = H, .C_q = C_q, .C_k = C_k};
+    sp->qo = malloc((size_t)H * (C_q + 1) * sizeof *sp->qo);
+    sp->ko = malloc((size_t)H * (C_k + 1) * sizeof *sp->ko);
+    sp->mask = malloc((size_t)H * C_q * C_k);
+    sp->ws_bytes = vs_cuda_sparse_attention_workspace_bytes(H, S, C_q, C_k);
+    CUDA_OK(cudaMalloc((void **)&sp->d_qo, (size_t)H * (C_q + 1) * sizeof *sp->qo));
+    CUDA_OK(cudaMalloc((void **)&sp->d_ko, (size_t)H * (C_k + 1) * sizeof *sp->ko));
+    CUDA_OK(cudaMalloc((void **)&sp->d_mask, (size_t)H * C_q * C_k));
+    CUDA_OK(cudaMalloc(&sp->ws, sp->ws_bytes));
+}
+
+static void sparse_plan_upload(const sparse_plan *sp) {
+    const size_t H = (size_t)sp->H;
+    CUDA_OK(cudaMemcpy(sp->d_qo, sp->qo, H * (sp->C_q + 1) * sizeof *sp->qo, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(sp->d_ko, sp->ko, H * (sp->C_k + 1) * sizeof *sp->ko, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(sp->d_mask, sp->mask, H * sp->C_q * sp->C_k, cudaMemcpyHostToDevice));
+}
+
+static void sparse_plan_free(sparse_plan *sp) {
+    CUDA_OK(cudaFree(sp->d_qo));
+    CUDA_OK(cudaFree(sp->d_ko));
+    CUDA_OK(cudaFree(sp->d_mask));
+    CUDA_OK(cudaFree(sp->ws));
+    free(sp->qo), free(sp->ko), free(sp->mask);
+}
+
 static void sparse_case(int H, int S, int D, int C_q, int C_k, mask_mode mode, double keep,
                         int offsets_mode, float scale) {
     problem p;
     problem_init(&p, H, S, D, scale);
-    int32_t *qo = malloc((size_t)H * (C_q + 1) * sizeof *qo);
-    int32_t *ko = malloc((size_t)H * (C_k + 1) * sizeof *ko);
-    uint8_t *mask = malloc((size_t)H * C_q * C_k);
-    random_offsets(H, S, C_q, offsets_mode, qo);
-    random_offsets(H, S, C_k, offsets_mode, ko);
+    sparse_plan sp;
+    sparse_plan_init(&sp, H, S, C_q, C_k);
+    random_offsets(H, S, C_q, offsets_mode, sp.qo);
+    random_offsets(H, S, C_k, offsets_mode, sp.ko);
     for (size_t i = 0; i < (size_t)H * C_q * C_k; i++)
-        mask[i] = mode == MASK_ALL ? 1 : mode == MASK_NONE ? 0 : rand_below(1u << 20) < keep * (1u << 20);
-    vs_block_sparse_attention_cpu(p.vals[0], p.vals[1], p.vals[2], H, S, D, qo, ko, C_q, C_k, mask, p.ref);
-
-    int32_t *d_qo, *d_ko;
-    uint8_t *d_mask;
-    void *ws;
-    size_t ws_bytes = vs_cuda_sparse_attention_workspace_bytes(H, S, C_q, C_k);
-    CUDA_OK(cudaMalloc((void **)&d_qo, (size_t)H * (C_q + 1) * sizeof *qo));
-    CUDA_OK(cudaMalloc((void **)&d_ko, (size_t)H * (C_k + 1) * sizeof *ko));
-    CUDA_OK(cudaMalloc((void **)&d_mask, (size_t)H * C_q * C_k));
-    CUDA_OK(cudaMalloc(&ws, ws_bytes));
-    CUDA_OK(cudaMemcpy(d_qo, qo, (size_t)H * (C_q + 1) * sizeof *qo, cudaMemcpyHostToDevice));
-    CUDA_OK(cudaMemcpy(d_ko, ko, (size_t)H * (C_k + 1) * sizeof *ko, cudaMemcpyHostToDevice));
-    CUDA_OK(cudaMemcpy(d_mask, mask, (size_t)H * C_q * C_k, cudaMemcpyHostToDevice));
+        sp.mask[i] = mode == MASK_ALL ? 1 : mode == MASK_NONE ? 0 : rand_below(1u << 20) < keep * (1u << 20);
+    vs_block_sparse_attention_cpu(p.vals[0], p.vals[1], p.vals[2], H, S, D, sp.qo, sp.ko, C_q, C_k,
+                                  sp.mask, p.ref);
+    sparse_plan_upload(&sp);
     char what[96];
     snprintf(what, sizeof what, "sparse C_q=%d C_k=%d mask=%s", C_q, C_k,
              mode == MASK_ALL ? "all" : mode == MASK_NONE ? "none" : "random");
     for (int var = 0; var < vs_cuda_attention_variant_count(D); var++) {
         if (!vs_cuda_attention_variant_usable(D, var)) continue;
-        CUDA_OK(cudaMemset(ws, 0xA5, ws_bytes));  // stale plans must not leak into this run
+        CUDA_OK(cudaMemset(sp.ws, 0xA5, sp.ws_bytes));  // stale plans must not leak into this run
         poison_output(&p);
         int rc = vs_cuda_sparse_attention_variant(var, p.dev[0], p.dev[1], p.dev[2], p.dev[3], H, S,
-                                                  D, d_qo, d_ko, d_mask, C_q, C_k, ws, 0);
+                                                  D, sp.d_qo, sp.d_ko, sp.d_mask, C_q, C_k, sp.ws, 0);
         CHECK_MSG(rc == 0, "sparse launch: %s", vs_last_error());
         CUDA_OK(cudaGetLastError());
         check_output(&p, what, var);
     }
-    CUDA_OK(cudaFree(d_qo));
-    CUDA_OK(cudaFree(d_ko));
-    CUDA_OK(cudaFree(d_mask));
-    CUDA_OK(cudaFree(ws));
-    free(qo), free(ko), free(mask);
+    sparse_plan_free(&sp);
     problem_free(&p);
 }
 
@@ -337,28 +359,22 @@ static void test_sparse_graph_capture(void) {
     const int H = 2, S = 1000, D = 128, C_q = 10, C_k = 30;
     problem p;
     problem_init(&p, H, S, D, 1.0f);
-    int32_t qo[2 * 11], ko[2 * 31];
-    uint8_t mask[2 * 10 * 30];
-    random_offsets(H, S, C_q, 0, qo);
-    random_offsets(H, S, C_k, 0, ko);
-    for (int i = 0; i < H * C_q * C_k; i++) mask[i] = rand_below(2);
-    vs_block_sparse_attention_cpu(p.vals[0], p.vals[1], p.vals[2], H, S, D, qo, ko, C_q, C_k, mask, p.ref);
-    void *d_qo, *d_ko, *d_mask, *ws;
-    CUDA_OK(cudaMalloc(&d_qo, sizeof qo));
-    CUDA_OK(cudaMalloc(&d_ko, sizeof ko));
-    CUDA_OK(cudaMalloc(&d_mask, sizeof mask));
-    CUDA_OK(cudaMalloc(&ws, vs_cuda_sparse_attention_workspace_bytes(H, S, C_q, C_k)));
-    CUDA_OK(cudaMemcpy(d_qo, qo, sizeof qo, cudaMemcpyHostToDevice));
-    CUDA_OK(cudaMemcpy(d_ko, ko, sizeof ko, cudaMemcpyHostToDevice));
-    CUDA_OK(cudaMemcpy(d_mask, mask, sizeof mask, cudaMemcpyHostToDevice));
+    sparse_plan sp;
+    sparse_plan_init(&sp, H, S, C_q, C_k);
+    random_offsets(H, S, C_q, 0, sp.qo);
+    random_offsets(H, S, C_k, 0, sp.ko);
+    for (int i = 0; i < H * C_q * C_k; i++) sp.mask[i] = rand_below(2);
+    vs_block_sparse_attention_cpu(p.vals[0], p.vals[1], p.vals[2], H, S, D, sp.qo, sp.ko, C_q, C_k,
+                                  sp.mask, p.ref);
+    sparse_plan_upload(&sp);
     cudaStream_t stream;
     cudaGraph_t graph;
     cudaGraphExec_t exec;
     CUDA_OK(cudaStreamCreate(&stream));
     poison_output(&p);
     CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-    int rc = vs_cuda_sparse_attention(p.dev[0], p.dev[1], p.dev[2], p.dev[3], H, S, D, d_qo, d_ko,
-                                      d_mask, C_q, C_k, ws, stream);
+    int rc = vs_cuda_sparse_attention(p.dev[0], p.dev[1], p.dev[2], p.dev[3], H, S, D, sp.d_qo,
+                                      sp.d_ko, sp.d_mask, C_q, C_k, sp.ws, stream);
     CUDA_OK(cudaStreamEndCapture(stream, &graph));
     CHECK_MSG(rc == 0, "captured sparse launch: %s", vs_last_error());
     CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
@@ -368,10 +384,7 @@ static void test_sparse_graph_capture(void) {
     CUDA_OK(cudaGraphExecDestroy(exec));
     CUDA_OK(cudaGraphDestroy(graph));
     CUDA_OK(cudaStreamDestroy(stream));
-    CUDA_OK(cudaFree(d_qo));
-    CUDA_OK(cudaFree(d_ko));
-    CUDA_OK(cudaFree(d_mask));
-    CUDA_OK(cudaFree(ws));
+    sparse_plan_free(&sp);
     problem_free(&p);
 }
 
@@ -386,35 +399,26 @@ static void test_sparse_repeat(void) {
     for (int rows = 0; rows < S; C_q++) rows += sizes[C_q % 10];
     problem p;
     problem_init(&p, H, S, D, 1.0f);
-    int32_t *qo = malloc((size_t)H * (C_q + 1) * sizeof *qo);
-    int32_t *ko = malloc((size_t)H * (C_k + 1) * sizeof *ko);
-    uint8_t *mask = malloc((size_t)H * C_q * C_k);
+    sparse_plan sp;
+    sparse_plan_init(&sp, H, S, C_q, C_k);
     for (int h = 0; h < H; h++) {
-        int32_t *o = qo + (size_t)h * (C_q + 1);
+        int32_t *o = sp.qo + (size_t)h * (C_q + 1);
         o[0] = 0;
         for (int c = 0; c < C_q; c++) o[c + 1] = o[c] + sizes[(c + h) % 10] < S ? o[c] + sizes[(c + h) % 10] : S;
         o[C_q] = S;
     }
-    random_offsets(H, S, C_k, 0, ko);
-    for (size_t i = 0; i < (size_t)H * C_q * C_k; i++) mask[i] = rand_below(100) < 8;
-    vs_block_sparse_attention_cpu(p.vals[0], p.vals[1], p.vals[2], H, S, D, qo, ko, C_q, C_k, mask, p.ref);
-    int32_t *d_qo, *d_ko;
-    uint8_t *d_mask;
-    void *ws;
+    random_offsets(H, S, C_k, 0, sp.ko);
+    for (size_t i = 0; i < (size_t)H * C_q * C_k; i++) sp.mask[i] = rand_below(100) < 8;
+    vs_block_sparse_attention_cpu(p.vals[0], p.vals[1], p.vals[2], H, S, D, sp.qo, sp.ko, C_q, C_k,
+                                  sp.mask, p.ref);
+    sparse_plan_upload(&sp);
     const size_t n = (size_t)H * S * D;
-    CUDA_OK(cudaMalloc((void **)&d_qo, (size_t)H * (C_q + 1) * sizeof *qo));
-    CUDA_OK(cudaMalloc((void **)&d_ko, (size_t)H * (C_k + 1) * sizeof *ko));
-    CUDA_OK(cudaMalloc((void **)&d_mask, (size_t)H * C_q * C_k));
-    CUDA_OK(cudaMalloc(&ws, vs_cuda_sparse_attention_workspace_bytes(H, S, C_q, C_k)));
-    CUDA_OK(cudaMemcpy(d_qo, qo, (size_t)H * (C_q + 1) * sizeof *qo, cudaMemcpyHostToDevice));
-    CUDA_OK(cudaMemcpy(d_ko, ko, (size_t)H * (C_k + 1) * sizeof *ko, cudaMemcpyHostToDevice));
-    CUDA_OK(cudaMemcpy(d_mask, mask, (size_t)H * C_q * C_k, cudaMemcpyHostToDevice));
     vs_bf16 *first = malloc(n * sizeof *first);
     int differing_runs = 0;
     for (int r = 0; r < runs; r++) {
         poison_output(&p);
-        int rc = vs_cuda_sparse_attention(p.dev[0], p.dev[1], p.dev[2], p.dev[3], H, S, D, d_qo,
-                                          d_ko, d_mask, C_q, C_k, ws, 0);
+        int rc = vs_cuda_sparse_attention(p.dev[0], p.dev[1], p.dev[2], p.dev[3], H, S, D, sp.d_qo,
+                                          sp.d_ko, sp.d_mask, C_q, C_k, sp.ws, 0);
         CHECK_MSG(rc == 0, "sparse launch: %s", vs_last_error());
         if (r == 0) {
             check_output(&p, "sparse, short items, first run", vs_cuda_attention_default_variant(D));
@@ -426,11 +430,8 @@ static void test_sparse_repeat(void) {
     }
     CHECK_MSG(differing_runs == 0, "sparse attention (C_q=%d, %d runs): %d runs differ from the first",
               C_q, runs, differing_runs);
-    CUDA_OK(cudaFree(d_qo));
-    CUDA_OK(cudaFree(d_ko));
-    CUDA_OK(cudaFree(d_mask));
-    CUDA_OK(cudaFree(ws));
-    free(first), free(qo), free(ko), free(mask);
+    sparse_plan_free(&sp);
+    free(first);
     problem_free(&p);
 }
 
