@@ -89,6 +89,14 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, int parity) {
         "r"(parity)
         : "memory");
 }
+__device__ __forceinline__ void st_shared_f32(uint32_t addr, float x) {
+    asm volatile("st.shared.f32 [%0], %1;\n" ::"r"(addr), "f"(x) : "memory");
+}
+__device__ __forceinline__ float ld_shared_f32(uint32_t addr) {
+    float x;
+    asm volatile("ld.shared.f32 %0, [%1];\n" : "=f"(x) : "r"(addr) : "memory");
+    return x;
+}
 // Registers per thread of a warpgroup (setmaxnreg: a multiple of 8 in [24, 256]).
 // setmaxnreg.inc waits until the CTA's pool has the registers, and the pool is what the CTA got
 // at launch (for 384 threads, 168 per thread): a producer + two consumers asking for more than
@@ -393,11 +401,75 @@ struct HopperTile {
         }
     }
 
-    // O / row sum as bf16, rows past q_len skipped. A thread holds two columns of each 8-column
+    // A tile of <= 64 query rows with both warpgroups on it (the persistent kernel): warpgroup
+    // wg computes those rows against the key tiles t with t % 2 == wg, each with an online
+    // softmax state of its own, and the two states are merged at the end. A lone warpgroup on
+    // such a tile was held by its own S -> softmax -> P V chain (0.58 of a full tile's time per
+    // key tile, where the loads alone take ~0.45); split, the tile is bound by its loads
+    // (docs/attention-kernels.md, session 9). No intra-warpgroup overlap here: with two
+    // warpgroups each holding one stage, the third keeps a tile in flight. The split and the
+    // merge are fixed by n_tiles alone, so results repeat bit for bit.
+    // Returns whether this warpgroup holds the merged state (it then stores O).
+    template <class QDone>
+    __device__ __forceinline__ bool consumer_loop_split(int n_tiles, int wg, uint32_t full,
+                                                        uint32_t empty, float scale_log2, int lane,
+                                                        int ring0, QDone q_done) {
+        constexpr int STAGES = C::STAGES;
+        const int me = 1 + wg, other = 2 - wg;
+        const auto stage = [&](int t) { return (ring0 + t) % STAGES; };
+        const int last = n_tiles - 1, last_owner = last % 2;
+#pragma unroll 1
+        for (int t = 0; t < n_tiles; t++) {
+            mbar_wait(full + 8 * stage(t), ((ring0 + t) / STAGES) & 1);
+            named_sync(me);
+            if (t % 2 == wg) {
+                consume(t, stage(t), 0, scale_log2, lane, [&] { named_arrive(other); });
+                if (t >= last - 1) q_done();  // this warpgroup's last S = Q K^T has completed
+            } else {
+                if (n_tiles == 1) q_done();  // no tile of its own (turn order as in consumer_loop)
+                named_arrive(other);
+            }
+            if (t < last) mbar_arrive(empty + 8 * stage(t));
+        }
+        // The merge goes through the last key tile's stage, released only after it: the owner
+        // of that tile has finished reading it, the other warpgroup's tiles lie elsewhere.
+        static_assert((OREGS + 4) * 512 <= 2 * C::KV_BYTES, "the merge fits in a stage");
+        const uint32_t buf = k_stage(stage(last)) + (uint32_t)(threadIdx.x % 128) * 4;
+        if (wg == last_owner) {
+#pragma unroll
+            for (int i = 0; i < OREGS; i++) st_shared_f32(buf + i * 512, acc[i]);
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                st_shared_f32(buf + (OREGS + h) * 512, row_max[h]);
+                st_shared_f32(buf + (OREGS + 2 + h) * 512, row_sum[h]);
+            }
+            named_arrive(3);
+        } else {
+            named_sync(3);
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const float m_other = ld_shared_f32(buf + (OREGS + h) * 512);
+                const float m = fmaxf(row_max[h], m_other);  // finite: one group had tile 0
+                const float a = fast_exp2(row_max[h] - m), b = fast_exp2(m_other - m);
+                row_sum[h] = row_sum[h] * a + ld_shared_f32(buf + (OREGS + 2 + h) * 512) * b;
+#pragma unroll
+                for (int j = 0; j < D / 8; j++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        const int i = 4 * j + 2 * h + e;
+                        acc[i] = acc[i] * a + ld_shared_f32(buf + i * 512) * b;
+                    }
+            }
+        }
+        mbar_arrive(empty + 8 * stage(last));
+        return wg != last_owner;
+    }
+
+    // O / row sum as bf16 for the 64-row block `block` of the tile, rows past q_len skipped. A thread holds two columns of each 8-column
     // group of its two rows; a transpose within each group of 4 lanes (quad_transpose) gives it
     // whole 16-byte groups, so a warp writes 8 rows x 64 contiguous bytes per store instead of
     // 8 rows x 16 bytes (4x fewer store instructions, whole 32-byte sectors).
-    __device__ __forceinline__ void store(__nv_bfloat16 *o, int q_row0, int q_len, int wg, int wq,
+    __device__ __forceinline__ void store(__nv_bfloat16 *o, int q_row0, int q_len, int block, int wq,
                                           int lane) {
         const int qd = lane & 3;
 #pragma unroll
@@ -406,7 +478,7 @@ struct HopperTile {
             l += __shfl_xor_sync(0xffffffffu, l, 1);
             l += __shfl_xor_sync(0xffffffffu, l, 2);
             const float inv = l > 0.f ? 1.f / l : 0.f;  // a row with no key gets zeros
-            const int r = wg * 64 + wq * 16 + (lane >> 2) + h * 8;
+            const int r = block * 64 + wq * 16 + (lane >> 2) + h * 8;
             __nv_bfloat16 *dst = o + (size_t)(q_row0 + min(r, q_len - 1)) * ld_o;
 #pragma unroll
             for (int i = 0; i < D / 32; i++) {  // column groups 4 i .. 4 i + 3
@@ -618,12 +690,16 @@ __device__ __forceinline__ void sparse_persistent_wgmma(const Items &items, floa
 #pragma unroll 1
         for (int n = 1; index < total; n++) {
             const int n_tiles = (it.n_keys + C::BN - 1) / C::BN;
-            const bool active = it.q_len > wg * 64;
+            const bool split = it.q_len <= 64;  // both warpgroups on the rows of block 0
+            bool stores = it.q_len > wg * 64;
             T.n_keys = it.n_keys;
             T.init_consumer();
             if (n_tiles > 0) {
-                T.consumer_loop(n_tiles, active, wg, full, empty, scale_log2, lane, ring,
-                                [&] { mbar_arrive(q_empty); });
+                const auto q_done = [&] { mbar_arrive(q_empty); };
+                if (split)
+                    stores = T.consumer_loop_split(n_tiles, wg, full, empty, scale_log2, lane, ring, q_done);
+                else
+                    T.consumer_loop(n_tiles, stores, wg, full, empty, scale_log2, lane, ring, q_done);
                 ring += n_tiles;
             }
             // The next item's description is read before the stores, so its loads are in
@@ -631,7 +707,7 @@ __device__ __forceinline__ void sparse_persistent_wgmma(const Items &items, floa
             const int next_index = receive(n);
             SparseItem next = it;
             if (next_index < total) next = items.get(next_index, cursor);
-            if (active) T.store(it.o, it.q_row0, it.q_len, wg, warp & 3, lane);
+            if (stores) T.store(it.o, it.q_row0, it.q_len, split ? 0 : wg, warp & 3, lane);
             index = next_index, it = next;
         }
         if (wg == 0) named_sync(1);

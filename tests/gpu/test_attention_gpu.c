@@ -352,6 +352,12 @@ static void test_sparse_shapes(void) {
     sparse_case(2, 4099, 64, 150, 12, MASK_RANDOM, 0.25, 0, 1.0f);
     sparse_case(3, 5000, 128, 52, 300, MASK_RANDOM, 0.3, 2, 1.0f);
     sparse_case(2, 5000, 64, 52, 300, MASK_RANDOM, 0.3, 2, 1.0f);
+    // Tiles of <= 64 rows, whose key tiles the persistent kernel splits over both consumer
+    // warpgroups and merges: key lists of 0 to ~20 tiles of either parity, peaked scores so
+    // the two halves' maxima differ by far.
+    sparse_case(2, 3000, 128, 100, 12, MASK_RANDOM, 0.6, 0, 4.0f);
+    sparse_case(2, 3000, 128, 100, 200, MASK_RANDOM, 0.05, 1, 4.0f);
+    sparse_case(1, 3000, 64, 100, 12, MASK_RANDOM, 0.6, 0, 4.0f);
 }
 
 // The sparse call captured in a CUDA graph (no host sync, no allocation) gives the same output.
