@@ -465,10 +465,11 @@ struct HopperTile {
         return wg != last_owner;
     }
 
-    // O / row sum as bf16 for the 64-row block `block` of the tile, rows past q_len skipped. A thread holds two columns of each 8-column
-    // group of its two rows; a transpose within each group of 4 lanes (quad_transpose) gives it
-    // whole 16-byte groups, so a warp writes 8 rows x 64 contiguous bytes per store instead of
-    // 8 rows x 16 bytes (4x fewer store instructions, whole 32-byte sectors).
+    // O / row sum as bf16 for the 64-row block `block` of the tile, rows past q_len skipped. A
+    // thread holds two columns of each 8-column group of its two rows; a transpose within each
+    // group of 4 lanes (quad_transpose) gives it whole 16-byte groups, so a warp writes 8 rows x
+    // 64 contiguous bytes per store instead of 8 rows x 16 bytes (4x fewer store instructions,
+    // whole 32-byte sectors).
     __device__ __forceinline__ void store(__nv_bfloat16 *o, int q_row0, int q_len, int block, int wq,
                                           int lane) {
         const int qd = lane & 3;
@@ -697,7 +698,8 @@ __device__ __forceinline__ void sparse_persistent_wgmma(const Items &items, floa
             if (n_tiles > 0) {
                 const auto q_done = [&] { mbar_arrive(q_empty); };
                 if (split)
-                    stores = T.consumer_loop_split(n_tiles, wg, full, empty, scale_log2, lane, ring, q_done);
+                    stores = T.consumer_loop_split(n_tiles, wg, full, empty, scale_log2, lane, ring,
+                                                   q_done);
                 else
                     T.consumer_loop(n_tiles, stores, wg, full, empty, scale_log2, lane, ring, q_done);
                 ring += n_tiles;
