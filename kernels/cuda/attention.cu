@@ -19,11 +19,11 @@
 //   clusters of exactly 128 rows, 1.31x at 10% density against 1.10x at 50%. The persistent
 //   kernel overlaps most of it with the previous tile.
 // - Query-tile padding: a query cluster of n rows needs ceil(n / BM) passes over its key list,
-//   and a tile of <= 64 rows (one consumer warpgroup idle) still costs 0.69 of a full one: it
-//   loads the same keys for half the rows, and its one consumer's softmax has no partner to
-//   hide behind (docs/attention-kernels.md: relieving either alone gains little). Split
-//   variants send such remainders to a second kernel with half-height tiles, smaller CTAs and
-//   more of them per SM (the mma.sync kernels; with the wgmma pingpong kernels it does not pay).
+//   and a tile of <= 64 rows loads the same keys for half the rows or fewer. With one consumer
+//   warpgroup on it, it cost 0.58-0.69 of a full tile; the persistent kernel puts both on it,
+//   each on every other key tile (consumer_loop_split), so it is bound by its loads (~0.5).
+//   The "+ bm64 tails" variants send such remainders to a second kernel with half-height
+//   tiles, smaller CTAs and more of them per SM (it pays for mma.sync, not for wgmma).
 //
 // Workspace (strides fixed by the shapes, so any variant's BM fits):
 //   lists [H * C_q * C_k] int2 | info [H * C_q] int2 | tiles [H * max_tiles] int2 |

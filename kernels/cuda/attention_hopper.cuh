@@ -320,12 +320,13 @@ struct HopperTile {
     // The pingpong consumer over n_tiles key tiles, which are tiles ring0 .. ring0 + n_tiles - 1
     // of the stage ring (a persistent CTA's ring runs on across its work items). q_done() runs
     // once the last S = Q K^T has completed, when the Q tile may be overwritten. A warpgroup with
-    // no query rows (active false) only passes the baton and the stages on, so both take the same
-    // number of turns; it calls q_done() in its last turn, before handing the baton over. That
-    // turn comes after the other warpgroup has issued its last S of this tile list, and the
-    // other's first turn of the next list comes after it, so the persistent kernel's q_empty,
-    // which counts both warpgroups' q_done(), never takes an idle warpgroup's call for the next
-    // item in place of a busy one's for this item (the Q tile would be reloaded under its S).
+    // no query rows (active false; the per-tile kernels only: the persistent kernel gives tiles
+    // of <= 64 rows to consumer_loop_split) only passes the baton and the stages on, so both
+    // take the same number of turns; it calls q_done() in its last turn, before handing the
+    // baton over. That turn comes after the other warpgroup has issued its last S of this tile
+    // list, and the other's first turn of the next list comes after it, so a q_empty counting
+    // both warpgroups' q_done() never takes an idle warpgroup's call for the next list in place
+    // of a busy one's for this list (the Q tile would be reloaded under its S).
     template <class QDone>
     __device__ __forceinline__ void consumer_loop(int n_tiles, bool active, int wg, uint32_t full,
                                                   uint32_t empty, float scale_log2, int lane,
