@@ -130,6 +130,7 @@ typedef struct {
     vs_svg2_cuda *st;
     const uint16_t *q, *k, *v;
     uint16_t *out, *dense_out;
+    vs_attention_layout layout;  // of q, k, v, out: contiguous [H, S, D]
     cudaStream_t stream;
     cudaGraphExec_t graph;
 } bench_ctx;
@@ -137,12 +138,12 @@ typedef struct {
 static void run_stage(bench_ctx *c, stage s) {
     vs_svg2_cuda *st = c->st;
     switch (s) {
-    case ST_KMEANS_WARM: vs_svg2_cuda_stage_kmeans(st, c->q, c->k, 1, c->stream); break;
-    case ST_KMEANS_COLD: vs_svg2_cuda_stage_kmeans(st, c->q, c->k, 0, c->stream); break;
+    case ST_KMEANS_WARM: vs_svg2_cuda_stage_kmeans(st, c->q, c->k, c->layout, 1, c->stream); break;
+    case ST_KMEANS_COLD: vs_svg2_cuda_stage_kmeans(st, c->q, c->k, c->layout, 0, c->stream); break;
     case ST_SELECT: vs_svg2_cuda_stage_select(st, c->stream); break;
-    case ST_PERMUTE: vs_svg2_cuda_stage_permute(st, c->q, c->k, c->v, c->stream); break;
+    case ST_PERMUTE: vs_svg2_cuda_stage_permute(st, c->q, c->k, c->v, c->layout, c->stream); break;
     case ST_ATTENTION: vs_svg2_cuda_stage_attention(st, c->stream); break;
-    case ST_UNPERMUTE: vs_svg2_cuda_stage_unpermute(st, c->out, c->stream); break;
+    case ST_UNPERMUTE: vs_svg2_cuda_stage_unpermute(st, c->out, c->layout, c->stream); break;
     case ST_DENSE:
         if (vs_cuda_dense_attention(c->q, c->k, c->v, c->dense_out, st->H, st->S, st->D, c->stream)) {
             fprintf(stderr, "vidsparse bench attention: dense attention failed\n");
@@ -249,7 +250,7 @@ static void bench_one(const bench_shape *shape, const bench_options *o, cudaStre
     CUDA_OK(cudaMalloc((void **)&out, n * 2));
     CUDA_OK(cudaMalloc((void **)&dense_out, n * 2));
     vs_cuda_planted_qkv(q, k, v, H, S, D, o->planted, o->noise, o->q_scale, 99, stream);
-    bench_ctx c = {&st, q, k, v, out, dense_out, stream, NULL};
+    bench_ctx c = {&st, q, k, v, out, dense_out, {(size_t)S * D, D}, stream, NULL};
 
     const double flops = 4.0 * S * (double)S * D * H;
     // Cold k-means: fewer runs (each is up to iters_cold iterations); then the cache is warm.
@@ -273,7 +274,7 @@ static void bench_one(const bench_shape *shape, const bench_options *o, cudaStre
     for (int t = 0; t < o->n_top_p; t++) {
         st.params.top_p = o->top_p[t];
         // One full warm call first, so the stages below see this top-p's mask.
-        vs_svg2_attention_cuda(&st, q, k, v, out, stream);
+        vs_svg2_attention_cuda(&st, q, k, v, out, c.layout, stream);
         double t_select = time_stage(&c, ST_SELECT, o->warmup, o->iters);
         double t_perm = time_stage(&c, ST_PERMUTE, o->warmup, o->iters);
         double t_attn, t_dense_here;  // the dense time this point's ratios use
@@ -288,7 +289,7 @@ static void bench_one(const bench_shape *shape, const bench_options *o, cudaStre
         // A whole warm call captured once and replayed.
         cudaGraph_t graph;
         CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-        vs_svg2_attention_cuda(&st, q, k, v, out, stream);
+        vs_svg2_attention_cuda(&st, q, k, v, out, c.layout, stream);
         CUDA_OK(cudaStreamEndCapture(stream, &graph));
         CUDA_OK(cudaGraphInstantiate(&c.graph, graph, 0));
         double t_graph = time_stage(&c, ST_GRAPH, o->warmup, o->iters);

@@ -45,7 +45,6 @@ typedef struct {
     int *density_pending;        // [sites]
     double *density_sum;         // [layers]
     int64_t *density_calls;      // [layers]
-    vs_tensor qh, kh, vh, oh;    // [heads, n, head_dim] scratch of the token-major entry
 } cuda_state;
 
 static int n_sites(const vs_attention_policy *p) { return p->num_layers * VS_BRANCHES; }
@@ -111,8 +110,11 @@ static void ensure_worker(const vs_attention_policy *p, cuda_state *s, int S) {
     s->S = S;
 }
 
-static void run_svg2(vs_attention_policy *p, cuda_state *s, int site, const vs_tensor *q,
-                     const vs_tensor *k, const vs_tensor *v, vs_tensor *out) {
+// q, k, v, out: bf16 device rows in `layout` (head-major [H, S, D] or the model's token-major
+// [S, H, D], read and written in place).
+static void run_svg2(vs_attention_policy *p, cuda_state *s, int site, const uint16_t *qd,
+                     const uint16_t *kd, const uint16_t *vd, uint16_t *out,
+                     vs_attention_layout layout) {
     cudaStream_t st = (cudaStream_t)vs_cuda_ops_stream();
     const int H = p->heads, D = p->head_dim;
     vs_svg2_cuda *w = &s->worker;
@@ -125,21 +127,20 @@ static void run_svg2(vs_attention_policy *p, cuda_state *s, int site, const vs_t
     fold_density(p, s, site);  // the site's previous call (long finished) before its buffer is reused
     w->km_q.centroids = s->q_cent[site];
     w->km_k.centroids = s->k_cent[site];
-    const uint16_t *qd = q->data, *kd = k->data, *vd = v->data;
     vs_cuda_prof_begin(VS_PROF_KMEANS);
-    vs_svg2_cuda_stage_kmeans(w, qd, kd, s->warm[site], st);
+    vs_svg2_cuda_stage_kmeans(w, qd, kd, layout, s->warm[site], st);
     vs_cuda_prof_end();
     vs_cuda_prof_begin(VS_PROF_SELECT);
     vs_svg2_cuda_stage_select(w, st);
     vs_cuda_prof_end();
     vs_cuda_prof_begin(VS_PROF_PERMUTE);
-    vs_svg2_cuda_stage_permute(w, qd, kd, vd, st);
+    vs_svg2_cuda_stage_permute(w, qd, kd, vd, layout, st);
     vs_cuda_prof_end();
     vs_cuda_prof_begin(VS_PROF_ATTENTION);
     vs_svg2_cuda_stage_attention(w, st);
     vs_cuda_prof_end();
     vs_cuda_prof_begin(VS_PROF_PERMUTE);
-    vs_svg2_cuda_stage_unpermute(w, out->data, st);
+    vs_svg2_cuda_stage_unpermute(w, out, layout, st);
     vs_cuda_prof_end();
     s->warm[site] = 1;
     POLICY_CUDA_CHECK(cudaMemcpyAsync(s->density_host + (size_t)site * H, w->density,
@@ -166,15 +167,8 @@ void vs_attention_policy_run_cuda(vs_attention_policy *p, int layer, int branch,
         return;
     }
     ensure_worker(p, s, S);
-    run_svg2(p, s, layer * VS_BRANCHES + branch, q, k, v, out);
-}
-
-// (Re)sizes a [heads, n, head_dim] bf16 scratch tensor.
-static void scratch(vs_tensor *t, int H, int64_t n, int D) {
-    const int64_t shape[3] = {H, n, D};
-    if (t->data && vs_tensor_numel(t) == vs_shape_numel(3, shape)) return;
-    vs_tensor_free(t);
-    *t = vs_tensor_new(VS_BF16, VS_DEV_CUDA, 3, shape);
+    const vs_attention_layout heads = {(size_t)S * D, D};
+    run_svg2(p, s, layer * VS_BRANCHES + branch, q->data, k->data, v->data, out->data, heads);
 }
 
 void vs_attention_policy_run_tokens_cuda(vs_attention_policy *p, int layer, int branch,
@@ -182,14 +176,23 @@ void vs_attention_policy_run_tokens_cuda(vs_attention_policy *p, int layer, int 
                                          const vs_tensor *v, vs_tensor *out) {
     const int H = p->heads, D = p->head_dim;
     const int64_t n = q->shape[0];
+    VS_ASSERT(layer >= 0 && layer < p->num_layers, "layer index out of range");
+    VS_ASSERT(branch == VS_BRANCH_COND || branch == VS_BRANCH_UNCOND, "branch must be cond or uncond");
+    const int64_t numel = n * H * D;
+    VS_ASSERT(q->ndim == 3 && q->shape[1] == H && q->shape[2] == D && vs_tensor_numel(k) == numel &&
+                  vs_tensor_numel(v) == numel && vs_tensor_numel(out) == numel,
+              "self-attention q must be [n, heads, head_dim] as the policy was set up, and k, v and "
+              "out hold n * heads * head_dim");
+    VS_ASSERT(n <= INT32_MAX, "sequence too long for 32-bit token indices");
     VS_ASSERT(q->dtype == VS_BF16 && k->dtype == VS_BF16 && v->dtype == VS_BF16 &&
-                  out->dtype == VS_BF16,
-              "the model's self-attention tensors on the GPU are bf16");
+                  out->dtype == VS_BF16 && q->device == VS_DEV_CUDA && k->device == VS_DEV_CUDA &&
+                  v->device == VS_DEV_CUDA && out->device == VS_DEV_CUDA,
+              "the model's self-attention tensors on the GPU are bf16 on the GPU");
     VS_ASSERT(D == 64 || D == 128,
               "the GPU attention kernels (flash, SVG2) take head_dim 64 or 128; use a Wan config "
               "or run without an attention hook (the model's dense fallback takes any head_dim)");
-    if (vs_attention_policy_is_dense(p, layer)) {  // the flash kernel reads [n, H, D] in place
-        const vs_attention_layout tokens = {(size_t)D, H * D};
+    const vs_attention_layout tokens = {(size_t)D, H * D};  // [n, H, D], read in place
+    if (vs_attention_policy_is_dense(p, layer)) {
         vs_cuda_prof_begin(VS_PROF_ATTENTION);
         VS_TRY(vs_cuda_attention(q->data, k->data, v->data, out->data, H, (int)n, (int)n, D, tokens,
                                  tokens, tokens, (float)(1.0 / sqrt((double)D)),
@@ -199,19 +202,8 @@ void vs_attention_policy_run_tokens_cuda(vs_attention_policy *p, int layer, int 
         return;
     }
     cuda_state *s = state_of(p);
-    scratch(&s->qh, H, n, D);
-    scratch(&s->kh, H, n, D);
-    scratch(&s->vh, H, n, D);
-    scratch(&s->oh, H, n, D);
-    vs_cuda_prof_begin(VS_PROF_OTHER);
-    vs_cuda_tokens_to_heads(q->data, n, H, D, s->qh.data);
-    vs_cuda_tokens_to_heads(k->data, n, H, D, s->kh.data);
-    vs_cuda_tokens_to_heads(v->data, n, H, D, s->vh.data);
-    vs_cuda_prof_end();
-    vs_attention_policy_run(p, layer, branch, &s->qh, &s->kh, &s->vh, &s->oh);
-    vs_cuda_prof_begin(VS_PROF_OTHER);
-    vs_cuda_heads_to_tokens(s->oh.data, n, H, D, out->data);
-    vs_cuda_prof_end();
+    ensure_worker(p, s, (int)n);
+    run_svg2(p, s, layer * VS_BRANCHES + branch, q->data, k->data, v->data, out->data, tokens);
 }
 
 double vs_attention_policy_cuda_mean_density(const vs_attention_policy *p, int layer) {
@@ -227,8 +219,6 @@ void vs_attention_policy_free_cuda(vs_attention_policy *p) {
     free_worker(p, s);
     for (int i = 0; i < n_sites(p); i++) POLICY_CUDA_CHECK(cudaEventDestroy(s->density_ready[i]));
     POLICY_CUDA_CHECK(cudaFreeHost(s->density_host));
-    vs_tensor *t[] = {&s->qh, &s->kh, &s->vh, &s->oh};
-    for (int i = 0; i < 4; i++) vs_tensor_free(t[i]);
     free(s->q_cent);
     free(s->k_cent);
     free(s->warm);

@@ -41,7 +41,7 @@ static void single_self_attention(void *ctx, int layer, const vs_tensor *q, cons
     const int H = p->heads, D = p->head_dim;
     VS_ASSERT(q->ndim == 3 && q->shape[1] == H && q->shape[2] == D,
               "self-attention q must be [n, heads, head_dim] as the policy was set up");
-    if (q->device == VS_DEV_CUDA) {  // bf16 on the GPU: the head-major moves happen there
+    if (q->device == VS_DEV_CUDA) {  // bf16 on the GPU: read and written token-major in place
         vs_attention_policy_run_tokens_cuda(p, layer, s->branch, q, k, v, out);
         return;
     }

@@ -2,12 +2,14 @@
 # Same-run A/B of source trees on the GPU machine, after scripts/device-run.sh has built build-gpu
 # from this one: builds `vidsparse` from each TREE (a source tree without .git, e.g. made with
 # `git archive <commit> | tar -x -C .carry/ab-base`, carried in the ignored .carry/) into
-# build-<name of TREE>, then runs `vidsparse bench attention` with every build in turn and again
-# in reverse order (TREE..., this, this, ..., TREE), so drift over the run falls on all sides.
-# While each bench runs, nvidia-smi samples the SM clock and the power draw every 100 ms; their
-# means follow each run (the H100s lent here run into their power cap under dense attention).
-#   bash scripts/device-run.sh bash scripts/device-ab-builds.sh .carry/ab-base -- --shape wan1.3b-480p
-# Full logs go to $OUT/ab-builds.txt (default ./out); the per-density lines are printed as they come.
+# build-<name of TREE>, then runs `vidsparse bench BENCH...` (attention or step, and its options)
+# with every build in turn and again in reverse order (TREE..., this, this, ..., TREE), so drift
+# over the run falls on all sides. While each bench runs, nvidia-smi samples the SM clock and the
+# power draw every 100 ms; their means follow each run (the H100s lent here run into their power
+# cap under dense attention).
+#   bash scripts/device-run.sh bash scripts/device-ab-builds.sh .carry/ab-base -- attention --shape wan1.3b-480p
+#   bash scripts/device-run.sh bash scripts/device-ab-builds.sh .carry/ab-base -- step --config C --random-weights
+# Full logs go to $OUT/ab-builds.txt (default ./out); the result lines are printed as they come.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-$root/out}
@@ -15,7 +17,8 @@ mkdir -p "$out"
 trees=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do trees+=("$(cd "$1" && pwd)") || exit 1; shift; done
 [ $# -gt 0 ] && shift
-[ ${#trees[@]} -gt 0 ] || { echo "usage: device-ab-builds.sh TREE [TREE...] [-- bench attention options]"; exit 2; }
+[ ${#trees[@]} -gt 0 ] && [ $# -gt 0 ] ||
+  { echo "usage: device-ab-builds.sh TREE [TREE...] -- attention|step [bench options]"; exit 2; }
 for tree in "${trees[@]}"; do
   name=$(basename "$tree")
   bdir=$root/build-$name
@@ -36,8 +39,9 @@ for side in "${order[@]}"; do
   echo "== $(basename "$side") ($(date -u +%T)): $*" | tee -a "$log"
   nvidia-smi --query-gpu=clocks.sm,power.draw --format=csv,noheader,nounits -lms 100 >"$out/smi.csv" 2>/dev/null &
   smi=$!
-  timeout 240 "$bin" bench attention "$@" 2>&1 |
-    tee -a "$log" | grep -E "^# (wan|hun)|dense attention|^ +0\.[0-9]+ " || status=1
+  timeout 240 "$bin" bench "$@" 2>&1 |
+    tee -a "$log" | grep -E "^# (wan|hun)|dense attention|^ +0\.[0-9]+ |step: median|SVG2 [kp]|other " ||
+    status=1
   kill $smi 2>/dev/null; wait $smi 2>/dev/null
   awk -F', ' '{c += $1; p += $2; n++} END {if (n) printf "# clocks: SM %.0f MHz, %.0f W (mean of %d samples)\n", c / n, p / n, n}' \
     "$out/smi.csv" | tee -a "$log"

@@ -5,7 +5,7 @@
 //
 // Files: ops_cuda.cu (table, init, profiling), ops_cuda_gemm.cu (cuBLASLt linear),
 // ops_cuda_norm.cu (LayerNorm+modulation, RMSNorm), ops_cuda_elementwise.cu (activations, adds,
-// gated residual, sinusoid, RoPE), ops_cuda_layout.cu (transpose, patchify, head-major moves,
+// gated residual, sinusoid, RoPE), ops_cuda_layout.cu (transpose, patchify, patch moves,
 // random fill), ops_cuda_attention.cu (dense attention with Sq != Sk over the flash tile loop of
 // attention_core.cuh).
 //
@@ -66,11 +66,6 @@ void vs_cuda_prof_begin(vs_prof_class c);
 void vs_cuda_prof_end(void);
 // Synchronises, writes milliseconds per class (VS_PROF_CLASSES values) and clears the record.
 void vs_cuda_prof_collect(double *ms);
-
-// ---------------------------------------------------------------------------- layout
-// bf16 [n, H, D] (token-major, as the QKV GEMMs write) <-> [H, n, D] (head-major), D % 8 == 0.
-void vs_cuda_tokens_to_heads(const uint16_t *src, int64_t n, int H, int D, uint16_t *dst);
-void vs_cuda_heads_to_tokens(const uint16_t *src, int64_t n, int H, int D, uint16_t *dst);
 
 // ---------------------------------------------------------------------------- random fill
 // dst[i] = a * vs_normal_at(seed, counter0 + i) + b for i < n, written as `dtype` (f32 or bf16):

@@ -1,4 +1,4 @@
-// Data movement: 2-D transpose, patch gather/scatter, token-major <-> head-major, and random
+// Data movement: 2-D transpose, patch gather/scatter, and random
 // weights drawn on the GPU with the CPU's counter-based generator.
 #include "kernels/cuda/ops_cuda_common.cuh"
 #include "runtime/vs_rng.h"
@@ -52,24 +52,6 @@ __global__ void unpatchify_kernel(const TI *__restrict__ rows, TO *__restrict__ 
     }
 }
 
-// 16-byte pieces: [n, H, D] <-> [H, n, D]; TO_HEADS selects the direction.
-template <bool TO_HEADS>
-__global__ void move_heads_kernel(const uint4 *__restrict__ src, uint4 *__restrict__ dst,
-                                  int64_t n, int H, int chunks) {
-    const int64_t total = n * H * chunks;
-    for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-         idx += (int64_t)gridDim.x * blockDim.x) {
-        // idx walks the token-major side: (token i, head h, chunk c)
-        const int c = (int)(idx % chunks);
-        const int64_t ih = idx / chunks;
-        const int h = (int)(ih % H);
-        const int64_t i = ih / H;
-        const int64_t head_major = ((int64_t)h * n + i) * chunks + c;
-        if (TO_HEADS) dst[head_major] = src[idx];
-        else dst[idx] = src[head_major];
-    }
-}
-
 template <class T>
 __global__ void fill_normal_kernel(T *__restrict__ dst, int64_t n, uint64_t seed,
                                    uint64_t counter0, float a, float b) {
@@ -77,22 +59,6 @@ __global__ void fill_normal_kernel(T *__restrict__ dst, int64_t n, uint64_t seed
          i += (int64_t)gridDim.x * blockDim.x)
         // Separately rounded multiply and add (no FMA), as the CPU computes a * z + b.
         st(dst, i, __fadd_rn(__fmul_rn(a, vs_normal_at(seed, counter0 + (uint64_t)i)), b));
-}
-
-void move_heads(const uint16_t *src, int64_t n, int H, int D, uint16_t *dst, bool to_heads) {
-    if (D % 8 != 0 || ((uintptr_t)src & 15) || ((uintptr_t)dst & 15))
-        vs_dief(__FILE__, __LINE__, "head_dim must be a multiple of 8 and buffers 16-byte aligned",
-                "head-major move: D = %d, src %p, dst %p", D, (const void *)src, (void *)dst);
-    const int chunks = D / 8;
-    const int64_t total = n * H * chunks;
-    if (total == 0) return;
-    if (to_heads)
-        move_heads_kernel<true><<<blocks_for(total, MOVE_THREADS), MOVE_THREADS, 0, stream()>>>(
-            (const uint4 *)src, (uint4 *)dst, n, H, chunks);
-    else
-        move_heads_kernel<false><<<blocks_for(total, MOVE_THREADS), MOVE_THREADS, 0, stream()>>>(
-            (const uint4 *)src, (uint4 *)dst, n, H, chunks);
-    OPS_LAUNCHED("move_heads_kernel");
 }
 
 }  // namespace
@@ -131,16 +97,6 @@ void unpatchify(vs_tensor *out, const vs_tensor *rows) {
 }
 
 }  // namespace vs_ops
-
-extern "C" void vs_cuda_tokens_to_heads(const uint16_t *src, int64_t n, int H, int D,
-                                        uint16_t *dst) {
-    vs_ops::move_heads(src, n, H, D, dst, true);
-}
-
-extern "C" void vs_cuda_heads_to_tokens(const uint16_t *src, int64_t n, int H, int D,
-                                        uint16_t *dst) {
-    vs_ops::move_heads(src, n, H, D, dst, false);
-}
 
 extern "C" void vs_cuda_fill_normal(void *dst, vs_dtype dtype, int64_t n, uint64_t seed,
                                     uint64_t counter0, float a, float b) {

@@ -2,8 +2,9 @@
 // whole operator. Semantics are those of the CPU operator (kernels/cpu/svg2_cpu.h); this header
 // says only where the GPU differs (precision) and how buffers are owned.
 //
-// Inputs are bf16 [H, S, D] (uint16_t bit patterns here, __nv_bfloat16 in the .cu files);
-// arithmetic accumulates in f32. Every function only enqueues work on `stream`: none allocates,
+// Inputs are bf16 rows of D (uint16_t bit patterns here, __nv_bfloat16 in the .cu files) in a
+// vs_attention_layout: contiguous [H, S, D] ({S D, D}) or the model's token-major [S, H, D]
+// ({D, H D}), read and written in place; arithmetic accumulates in f32. Every function only enqueues work on `stream`: none allocates,
 // none synchronises with the host, so one operator call can be captured in a CUDA graph.
 // Every result is a pure function of the inputs (no float atomics): two runs are bit identical.
 #pragma once
@@ -11,6 +12,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/cuda/attention.h"  // vs_attention_layout
 #include "runtime/vs_svg2_params.h"
 
 #ifdef __cplusplus
@@ -27,14 +29,17 @@ void vs_cuda_cluster_order(const int32_t *labels, int B, int N, int C, int32_t *
                            int32_t *offsets, int32_t *counts, int32_t *cursor,
                            cudaStream_t stream);
 
-// dst[b, s] = src[b, perm[b, s]] for q (by q_perm) and k, v (by k_perm), rows of D bf16.
-// Any of the three may be NULL (then skipped). D must be a multiple of 8 (16-byte rows pieces).
+// dst[b, s] = src[b, perm[b, s]] for q (by q_perm) and k, v (by k_perm), rows of D bf16: the
+// sources in src_layout, the destinations contiguous [B, N, D]. Any of the three may be NULL
+// (then skipped). D and the strides must be multiples of 8 (16-byte row pieces).
 void vs_cuda_gather_qkv(const uint16_t *q, const uint16_t *k, const uint16_t *v,
-                        const int32_t *q_perm, const int32_t *k_perm, int B, int N, int D,
-                        uint16_t *q_out, uint16_t *k_out, uint16_t *v_out, cudaStream_t stream);
-// dst[b, perm[b, s]] = src[b, s] (the inverse permutation of the attention output).
+                        vs_attention_layout src_layout, const int32_t *q_perm,
+                        const int32_t *k_perm, int B, int N, int D, uint16_t *q_out,
+                        uint16_t *k_out, uint16_t *v_out, cudaStream_t stream);
+// dst[b, perm[b, s]] = src[b, s] (the inverse permutation of the attention output): src
+// contiguous [B, N, D], dst in dst_layout.
 void vs_cuda_scatter_rows(const uint16_t *src, const int32_t *perm, int B, int N, int D,
-                          uint16_t *dst, cudaStream_t stream);
+                          uint16_t *dst, vs_attention_layout dst_layout, cudaStream_t stream);
 
 // ---------------------------------------------------------------------------- k-means
 // Every buffer of one batched k-means (B rows of N points, C clusters, D = 64 or 128).
@@ -54,7 +59,7 @@ typedef struct {
 int vs_kmeans_cuda_init(vs_kmeans_cuda *km, int B, int N, int D, int C, int max_iters);
 void vs_kmeans_cuda_free(vs_kmeans_cuda *km);
 
-// x [B, N, D] bf16. warm == 0: random-sample init exactly as vs_kmeans_cpu (seed, head0: the
+// x: B rows of N points of D bf16 in layout xl. warm == 0: random-sample init exactly as vs_kmeans_cpu (seed, head0: the
 // global index of row 0); warm != 0: starts from km->centroids. Enqueues `iters` (<= max_iters)
 // iterations of assign (bf16 mma, f32 accumulation, running arg-min, ties to the lower index) +
 // stable sort + fixed-order segment means; the iteration that finds a head's max shift < tol sets
@@ -62,8 +67,8 @@ void vs_kmeans_cuda_free(vs_kmeans_cuda *km);
 // own, as on the CPU). iters == 0 assigns once and leaves the centroids. After it: labels, perm,
 // offsets describe each head's last assignment, centroids its means; control[0] = the most
 // iterations any head ran.
-void vs_kmeans_cuda_run(vs_kmeans_cuda *km, const uint16_t *x, int iters, float tol,
-                        uint64_t seed, int head0, int warm, cudaStream_t stream);
+void vs_kmeans_cuda_run(vs_kmeans_cuda *km, const uint16_t *x, vs_attention_layout xl, int iters,
+                        float tol, uint64_t seed, int head0, int warm, cudaStream_t stream);
 
 // ---------------------------------------------------------------------------- selection
 // s_ij = q_i . k_j / sqrt(D) in f32 from f32 centroids; P = size-weighted softmax; stable
@@ -106,21 +111,23 @@ int vs_svg2_cuda_init(vs_svg2_cuda *st, const vs_svg2_params *params, int H, int
                       int head0);
 void vs_svg2_cuda_free(vs_svg2_cuda *st);
 
-// out [H, S, D] bf16 = SVG2 attention of q, k, v [H, S, D] bf16. Cold (iters_cold) on the first
+// out = SVG2 attention of q, k, v, all bf16 in `layout` (H heads of S rows of D). Cold (iters_cold) on the first
 // call, warm (iters_warm) from the cached centroids afterwards. st->density is filled on the
 // device. No allocation, no host synchronisation: capturable in a CUDA graph (a captured call
 // is warm or cold as the host flag was at capture time).
 void vs_svg2_attention_cuda(vs_svg2_cuda *st, const uint16_t *q, const uint16_t *k,
-                            const uint16_t *v, uint16_t *out, cudaStream_t stream);
+                            const uint16_t *v, uint16_t *out, vs_attention_layout layout,
+                            cudaStream_t stream);
 
 // The five stages separately (what vs_svg2_attention_cuda runs in order), for the benchmark.
-void vs_svg2_cuda_stage_kmeans(vs_svg2_cuda *st, const uint16_t *q, const uint16_t *k, int warm,
-                               cudaStream_t stream);
+void vs_svg2_cuda_stage_kmeans(vs_svg2_cuda *st, const uint16_t *q, const uint16_t *k,
+                               vs_attention_layout layout, int warm, cudaStream_t stream);
 void vs_svg2_cuda_stage_select(vs_svg2_cuda *st, cudaStream_t stream);
 void vs_svg2_cuda_stage_permute(vs_svg2_cuda *st, const uint16_t *q, const uint16_t *k,
-                                const uint16_t *v, cudaStream_t stream);
+                                const uint16_t *v, vs_attention_layout layout, cudaStream_t stream);
 void vs_svg2_cuda_stage_attention(vs_svg2_cuda *st, cudaStream_t stream);
-void vs_svg2_cuda_stage_unpermute(vs_svg2_cuda *st, uint16_t *out, cudaStream_t stream);
+void vs_svg2_cuda_stage_unpermute(vs_svg2_cuda *st, uint16_t *out, vs_attention_layout layout,
+                                  cudaStream_t stream);
 
 #ifdef __cplusplus
 }

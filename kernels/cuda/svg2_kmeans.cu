@@ -27,7 +27,8 @@ static long control_len(int B) { return 1 + 2L * B; }
 // ---------------------------------------------------------------------------- init, prepare
 // One warp per centroid: cold start copies point vs_uniform_index(seed, (head0 + b)*C + c, N)
 // (as the CPU); then the bf16 copy and its squared norm.
-__global__ void prepare_centroids_kernel(const __nv_bfloat16 *x, int B, int N, int D, int C,
+__global__ void prepare_centroids_kernel(const __nv_bfloat16 *x, vs_attention_layout xl, int B,
+                                         int N, int D, int C,
                                          uint64_t seed, int head0, int cold, float *centroids,
                                          __nv_bfloat16 *centroids_bf16, float *centroid_sq) {
     long row = (long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);  // b * C + c
@@ -38,7 +39,7 @@ __global__ void prepare_centroids_kernel(const __nv_bfloat16 *x, int B, int N, i
     const __nv_bfloat16 *src = NULL;
     if (cold) {
         uint64_t draw = ((uint64_t)head0 + (uint64_t)b) * (uint64_t)C + (uint64_t)(row - b * C);
-        src = x + (b * N + vs_uniform_index(seed, draw, (uint32_t)N)) * D;
+        src = x + b * xl.head + (long)vs_uniform_index(seed, draw, (uint32_t)N) * xl.row;
     }
     float sq = 0;
     for (int d = lane; d < D; d += 32) {
@@ -99,7 +100,8 @@ __device__ __forceinline__ void load_centroid_tile(const __nv_bfloat16 *cents, c
 
 // grid (ceil(N / 128), B), 128 threads. labels[b, n] = argmin_c ||c||^2 - 2 x.c, ties to lower c.
 template <int D>
-__global__ void __launch_bounds__(128) assign_kernel(const __nv_bfloat16 *x, int N, int C,
+__global__ void __launch_bounds__(128) assign_kernel(const __nv_bfloat16 *x, vs_attention_layout xl,
+                                                     int N, int C,
                                                      const __nv_bfloat16 *centroids_bf16,
                                                      const float *centroid_sq, int32_t *labels,
                                                      const uint32_t *control) {
@@ -113,7 +115,7 @@ __global__ void __launch_bounds__(128) assign_kernel(const __nv_bfloat16 *x, int
     const int b = blockIdx.y, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, t4 = lane & 3;
     const long n0 = (long)blockIdx.x * ASSIGN_POINTS;
-    const __nv_bfloat16 *xb = x + (long)b * N * D;
+    const __nv_bfloat16 *xb = x + b * xl.head;
     const __nv_bfloat16 *cents = centroids_bf16 + (long)b * C * D;
     const float *csq = centroid_sq + (long)b * C;
 
@@ -122,7 +124,7 @@ __global__ void __launch_bounds__(128) assign_kernel(const __nv_bfloat16 *x, int
         int r = i / PIECES, piece = i % PIECES;
         long n = n0 + r;
         uint4 v = make_uint4(0, 0, 0, 0);
-        if (n < N) v = *(const uint4 *)(xb + n * D + piece * 8);
+        if (n < N) v = *(const uint4 *)(xb + n * xl.row + piece * 8);
         *(uint4 *)(smem + r * STRIDE + piece * 8) = v;
     }
     __syncthreads();
@@ -231,7 +233,8 @@ __global__ void __launch_bounds__(128) assign_kernel(const __nv_bfloat16 *x, int
 // grid (C, B), 128 threads = 4 slices x 32 lanes, D / 32 dims per lane. Members in sorted order;
 // slice s sums its quarter in order, the quarters are added as (s0 + s1) + (s2 + s3).
 template <int D>
-__global__ void __launch_bounds__(128) update_kernel(const __nv_bfloat16 *x, int N, int C,
+__global__ void __launch_bounds__(128) update_kernel(const __nv_bfloat16 *x, vs_attention_layout xl,
+                                                     int N, int C,
                                                      const int32_t *perm, const int32_t *offsets,
                                                      float *centroids, __nv_bfloat16 *centroids_bf16,
                                                      float *centroid_sq, uint32_t *control) {
@@ -244,13 +247,13 @@ __global__ void __launch_bounds__(128) update_kernel(const __nv_bfloat16 *x, int
     const int lo = off[c], count = off[c + 1] - lo;
     const int begin = lo + (int)((long)count * slice / 4), end = lo + (int)((long)count * (slice + 1) / 4);
     const int32_t *members = perm + (long)b * N;
-    const __nv_bfloat16 *xb = x + (long)b * N * D + lane * PER;
+    const __nv_bfloat16 *xb = x + b * xl.head + lane * PER;
     float sum[PER];
 #pragma unroll
     for (int e = 0; e < PER; e++) sum[e] = 0.f;
 #pragma unroll 4
     for (int i = begin; i < end; i++) {
-        const __nv_bfloat16 *row = xb + (long)members[i] * D;
+        const __nv_bfloat16 *row = xb + (long)members[i] * xl.row;
         if constexpr (PER == 4) {
             uint2 raw = *(const uint2 *)row;
             float2 lo2 = __bfloat1622float2(*(const __nv_bfloat162 *)&raw.x);
@@ -345,20 +348,20 @@ extern "C" void vs_kmeans_cuda_free(vs_kmeans_cuda *km) {
 }
 
 template <int D>
-static void run_iterations(vs_kmeans_cuda *km, const __nv_bfloat16 *x, int iters, float tol,
-                           cudaStream_t stream) {
+static void run_iterations(vs_kmeans_cuda *km, const __nv_bfloat16 *x, vs_attention_layout xl,
+                           int iters, float tol, cudaStream_t stream) {
     const int B = km->B, N = km->N, C = km->C;
     __nv_bfloat16 *cents16 = (__nv_bfloat16 *)km->centroids_bf16;
     dim3 assign_grid(vs_ceil_div(N, ASSIGN_POINTS), B);
     // iters == 0: one assignment and its order, centroids untouched.
     for (int it = 0; it < (iters ? iters : 1); it++) {
-        assign_kernel<D><<<assign_grid, 128, 0, stream>>>(x, N, C, cents16, km->centroid_sq,
+        assign_kernel<D><<<assign_grid, 128, 0, stream>>>(x, xl, N, C, cents16, km->centroid_sq,
                                                           km->labels, km->control);
         VS_CUDA_LAUNCHED("assign_kernel");
         vs_cluster_order_launch(km->labels, B, N, C, km->perm, km->offsets, km->counts,
                                 km->cursor, km->control + CTRL_DONE, stream);  // per-head skip
         if (!iters) break;
-        update_kernel<D><<<dim3(C, B), 128, 0, stream>>>(x, N, C, km->perm, km->offsets,
+        update_kernel<D><<<dim3(C, B), 128, 0, stream>>>(x, xl, N, C, km->perm, km->offsets,
                                                          km->centroids, cents16, km->centroid_sq,
                                                          km->control);
         VS_CUDA_LAUNCHED("update_kernel");
@@ -367,18 +370,21 @@ static void run_iterations(vs_kmeans_cuda *km, const __nv_bfloat16 *x, int iters
     }
 }
 
-extern "C" void vs_kmeans_cuda_run(vs_kmeans_cuda *km, const uint16_t *x, int iters, float tol,
-                                   uint64_t seed, int head0, int warm, cudaStream_t stream) {
+extern "C" void vs_kmeans_cuda_run(vs_kmeans_cuda *km, const uint16_t *x, vs_attention_layout xl,
+                                   int iters, float tol, uint64_t seed, int head0, int warm,
+                                   cudaStream_t stream) {
     VS_ASSERT(iters >= 0 && iters <= km->max_iters,
               "k-means iterations exceed the max_iters the buffers were made for: init with more");
+    VS_ASSERT(xl.head % 8 == 0 && xl.row % 8 == 0 && xl.row >= km->D,
+              "k-means points are whole 16-byte-aligned rows: strides must be multiples of 8 elements");
     const __nv_bfloat16 *xb = (const __nv_bfloat16 *)x;
     VS_CUDA_CHECK(cudaMemsetAsync(km->control, 0, (size_t)control_len(km->B) * sizeof(uint32_t),
                                   stream));
     long rows = (long)km->B * km->C;
     prepare_centroids_kernel<<<vs_ceil_div(rows, 8), 256, 0, stream>>>(
-        xb, km->B, km->N, km->D, km->C, seed, head0, !warm, km->centroids,
+        xb, xl, km->B, km->N, km->D, km->C, seed, head0, !warm, km->centroids,
         (__nv_bfloat16 *)km->centroids_bf16, km->centroid_sq);
     VS_CUDA_LAUNCHED("prepare_centroids_kernel");
-    if (km->D == 128) run_iterations<128>(km, xb, iters, tol, stream);
-    else run_iterations<64>(km, xb, iters, tol, stream);
+    if (km->D == 128) run_iterations<128>(km, xb, xl, iters, tol, stream);
+    else run_iterations<64>(km, xb, xl, iters, tol, stream);
 }

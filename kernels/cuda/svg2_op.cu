@@ -59,13 +59,14 @@ extern "C" void vs_svg2_cuda_free(vs_svg2_cuda *st) {
 }
 
 extern "C" void vs_svg2_cuda_stage_kmeans(vs_svg2_cuda *st, const uint16_t *q, const uint16_t *k,
-                                          int warm, cudaStream_t stream) {
+                                          vs_attention_layout layout, int warm,
+                                          cudaStream_t stream) {
     const vs_svg2_params *p = &st->params;
     int iters = warm ? p->iters_warm : p->iters_cold;
-    vs_kmeans_cuda_run(&st->km_q, q, iters, p->tol, vs_svg2_kmeans_seed(p->seed, 0), st->head0,
-                       warm, stream);
-    vs_kmeans_cuda_run(&st->km_k, k, iters, p->tol, vs_svg2_kmeans_seed(p->seed, 1), st->head0,
-                       warm, stream);
+    vs_kmeans_cuda_run(&st->km_q, q, layout, iters, p->tol, vs_svg2_kmeans_seed(p->seed, 0),
+                       st->head0, warm, stream);
+    vs_kmeans_cuda_run(&st->km_k, k, layout, iters, p->tol, vs_svg2_kmeans_seed(p->seed, 1),
+                       st->head0, warm, stream);
 }
 
 extern "C" void vs_svg2_cuda_stage_select(vs_svg2_cuda *st, cudaStream_t stream) {
@@ -78,9 +79,10 @@ extern "C" void vs_svg2_cuda_stage_select(vs_svg2_cuda *st, cudaStream_t stream)
 }
 
 extern "C" void vs_svg2_cuda_stage_permute(vs_svg2_cuda *st, const uint16_t *q, const uint16_t *k,
-                                           const uint16_t *v, cudaStream_t stream) {
-    vs_cuda_gather_qkv(q, k, v, st->km_q.perm, st->km_k.perm, st->H, st->S, st->D, st->q_perm,
-                       st->k_perm, st->v_perm, stream);
+                                           const uint16_t *v, vs_attention_layout layout,
+                                           cudaStream_t stream) {
+    vs_cuda_gather_qkv(q, k, v, layout, st->km_q.perm, st->km_k.perm, st->H, st->S, st->D,
+                       st->q_perm, st->k_perm, st->v_perm, stream);
 }
 
 extern "C" void vs_svg2_cuda_stage_attention(vs_svg2_cuda *st, cudaStream_t stream) {
@@ -90,16 +92,18 @@ extern "C" void vs_svg2_cuda_stage_attention(vs_svg2_cuda *st, cudaStream_t stre
            "the sparse attention kernel refused these shapes (see the message above)");
 }
 
-extern "C" void vs_svg2_cuda_stage_unpermute(vs_svg2_cuda *st, uint16_t *out, cudaStream_t stream) {
-    vs_cuda_scatter_rows(st->o_perm, st->km_q.perm, st->H, st->S, st->D, out, stream);
+extern "C" void vs_svg2_cuda_stage_unpermute(vs_svg2_cuda *st, uint16_t *out,
+                                             vs_attention_layout layout, cudaStream_t stream) {
+    vs_cuda_scatter_rows(st->o_perm, st->km_q.perm, st->H, st->S, st->D, out, layout, stream);
 }
 
 extern "C" void vs_svg2_attention_cuda(vs_svg2_cuda *st, const uint16_t *q, const uint16_t *k,
-                                       const uint16_t *v, uint16_t *out, cudaStream_t stream) {
-    vs_svg2_cuda_stage_kmeans(st, q, k, st->cache_valid, stream);
+                                       const uint16_t *v, uint16_t *out, vs_attention_layout layout,
+                                       cudaStream_t stream) {
+    vs_svg2_cuda_stage_kmeans(st, q, k, layout, st->cache_valid, stream);
     vs_svg2_cuda_stage_select(st, stream);
-    vs_svg2_cuda_stage_permute(st, q, k, v, stream);
+    vs_svg2_cuda_stage_permute(st, q, k, v, layout, stream);
     vs_svg2_cuda_stage_attention(st, stream);
-    vs_svg2_cuda_stage_unpermute(st, out, stream);
+    vs_svg2_cuda_stage_unpermute(st, out, layout, stream);
     st->cache_valid = 1;
 }

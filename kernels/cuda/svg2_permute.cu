@@ -132,25 +132,31 @@ extern "C" void vs_cuda_cluster_order(const int32_t *labels, int B, int N, int C
     vs_cluster_order_launch(labels, B, N, C, perm, offsets, counts, cursor, NULL, stream);
 }
 
-// One thread per 16-byte piece of a row: dst[b, s] = src[b, perm[b, s]] (or the scatter).
+// One thread per 16-byte piece of a row: dst[b, s] = src[b, perm[b, s]] (or the scatter); the
+// permuted side is contiguous [B, N, D], the other in `layout` (strides in 16-byte pieces here).
 template <bool GATHER>
 __global__ void permute_rows_kernel(const uint4 *src, const int32_t *perm, int N, int pieces,
-                                    long total, uint4 *dst) {
+                                    long total, long head_pieces, long row_pieces, uint4 *dst) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= total) return;
     long row = i / pieces;  // b * N + s
     int piece = (int)(i - row * pieces);
     long b = row / N;
-    long other = b * N + perm[row];
-    if (GATHER) dst[row * pieces + piece] = src[other * pieces + piece];
-    else dst[other * pieces + piece] = src[row * pieces + piece];
+    long other = b * head_pieces + perm[row] * row_pieces + piece;
+    if (GATHER) dst[row * pieces + piece] = src[other];
+    else dst[other] = src[row * pieces + piece];
+}
+
+static void check_row_layout(vs_attention_layout layout, int D) {
+    VS_ASSERT(D % 8 == 0 && layout.head % 8 == 0 && layout.row % 8 == 0 && layout.row >= D,
+              "the permutation moves 16-byte pieces: head dim and strides must be multiples of 8");
 }
 
 extern "C" void vs_cuda_gather_qkv(const uint16_t *q, const uint16_t *k, const uint16_t *v,
-                                   const int32_t *q_perm, const int32_t *k_perm, int B, int N,
-                                   int D, uint16_t *q_out, uint16_t *k_out, uint16_t *v_out,
-                                   cudaStream_t stream) {
-    VS_ASSERT(D % 8 == 0, "the permutation moves 16-byte pieces: head dim must be a multiple of 8");
+                                   vs_attention_layout src_layout, const int32_t *q_perm,
+                                   const int32_t *k_perm, int B, int N, int D, uint16_t *q_out,
+                                   uint16_t *k_out, uint16_t *v_out, cudaStream_t stream) {
+    check_row_layout(src_layout, D);
     int pieces = D / 8;
     long total = (long)B * N * pieces;
     const uint16_t *src[3] = {q, k, v};
@@ -159,17 +165,20 @@ extern "C" void vs_cuda_gather_qkv(const uint16_t *q, const uint16_t *k, const u
     for (int t = 0; t < 3; t++) {
         if (!src[t]) continue;
         permute_rows_kernel<true><<<vs_ceil_div(total, 256), 256, 0, stream>>>(
-            (const uint4 *)src[t], perm[t], N, pieces, total, (uint4 *)dst[t]);
+            (const uint4 *)src[t], perm[t], N, pieces, total, (long)src_layout.head / 8,
+            src_layout.row / 8, (uint4 *)dst[t]);
         VS_CUDA_LAUNCHED("permute_rows_kernel<gather>");
     }
 }
 
 extern "C" void vs_cuda_scatter_rows(const uint16_t *src, const int32_t *perm, int B, int N,
-                                     int D, uint16_t *dst, cudaStream_t stream) {
-    VS_ASSERT(D % 8 == 0, "the permutation moves 16-byte pieces: head dim must be a multiple of 8");
+                                     int D, uint16_t *dst, vs_attention_layout dst_layout,
+                                     cudaStream_t stream) {
+    check_row_layout(dst_layout, D);
     int pieces = D / 8;
     long total = (long)B * N * pieces;
     permute_rows_kernel<false><<<vs_ceil_div(total, 256), 256, 0, stream>>>(
-        (const uint4 *)src, perm, N, pieces, total, (uint4 *)dst);
+        (const uint4 *)src, perm, N, pieces, total, (long)dst_layout.head / 8, dst_layout.row / 8,
+        (uint4 *)dst);
     VS_CUDA_LAUNCHED("permute_rows_kernel<scatter>");
 }

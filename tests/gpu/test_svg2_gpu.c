@@ -17,6 +17,8 @@
 //    inputs, or with top_p = 1 on random ones: on random tokens at top_p < 1 a k-means near-tie
 //    may move one token to another cluster, which legitimately changes which keys it sees.
 //  - determinism: two runs are bit identical; a CUDA graph replay of one call equals the eager call.
+//  - layouts: k-means, gather, scatter and the operator on token-major [N, B, D] rows (and rows
+//    with a padded stride) give exactly the bits of the contiguous [B, N, D] run.
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdint.h>
@@ -44,6 +46,33 @@ static void *dev_copy(const void *host, size_t bytes) {
 static void to_host(void *host, const void *dev, size_t bytes) {
     CUDA_OK(cudaDeviceSynchronize());
     CUDA_OK(cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost));
+}
+
+// Contiguous [B, N, D] and the same rows token-major, [N, B, D] with `pad` spare elements after
+// each token's B rows (pad keeps 16-byte rows when a multiple of 8).
+static vs_attention_layout heads_layout(int N, int D) { return (vs_attention_layout){(size_t)N * D, D}; }
+static vs_attention_layout tokens_layout(int B, int D, int pad) {
+    return (vs_attention_layout){(size_t)D, B * D + pad};
+}
+static size_t tokens_len(int B, int N, int D, int pad) { return (size_t)N * (B * D + pad); }
+// Copies rows between the two layouts (to_tokens: heads -> tokens, else back).
+static void relayout(uint16_t *heads, uint16_t *tokens, int B, int N, int D, int pad, int to_tokens) {
+    for (long b = 0; b < B; b++)
+        for (long n = 0; n < N; n++) {
+            uint16_t *h = heads + (b * N + n) * D, *t = tokens + n * ((long)B * D + pad) + b * D;
+            if (to_tokens) memcpy(t, h, (size_t)D * 2);
+            else memcpy(h, t, (size_t)D * 2);
+        }
+}
+// A device copy of contiguous rows in the token-major layout (spare elements poisoned).
+static uint16_t *dev_tokens(const uint16_t *heads, int B, int N, int D, int pad) {
+    size_t len = tokens_len(B, N, D, pad);
+    uint16_t *t = malloc(len * 2);
+    memset(t, 0xff, len * 2);
+    relayout((uint16_t *)heads, t, B, N, D, pad, 1);
+    uint16_t *d = dev_copy(t, len * 2);
+    free(t);
+    return d;
 }
 
 // x [B, N, D]: planted (n_planted > 0: centre + noise * N(0,1), centres N(0,1)) or N(0,1).
@@ -112,14 +141,33 @@ static void test_gather_scatter(void) {
     vs_gather_rows_cpu(f, perm, B, N, D, ref);
     uint16_t *d_x = dev_copy(bf, n * 2), *d_out = dev_alloc(n * 2), *d_back = dev_alloc(n * 2);
     int32_t *d_perm = dev_copy(perm, (size_t)B * N * 4);
-    vs_cuda_gather_qkv(NULL, d_x, NULL, NULL, d_perm, B, N, D, NULL, d_out, NULL, 0);
+    const vs_attention_layout heads = heads_layout(N, D);
+    vs_cuda_gather_qkv(NULL, d_x, NULL, heads, NULL, d_perm, B, N, D, NULL, d_out, NULL, 0);
     to_host(gathered, d_out, n * 2);
     int same = 1;
     for (size_t i = 0; i < n; i++) same &= vs_bf16_to_f32(gathered[i]) == ref[i];
     CHECK_MSG(same, "gather differs from vs_gather_rows_cpu");
-    vs_cuda_scatter_rows(d_out, d_perm, B, N, D, d_back, 0);
+    vs_cuda_scatter_rows(d_out, d_perm, B, N, D, d_back, heads, 0);
     to_host(back, d_back, n * 2);
     CHECK_MSG(!memcmp(back, bf, n * 2), "scatter(gather(x)) != x");
+    // Token-major sources and destinations, packed and with padded rows: the same bits.
+    for (int pad = 0; pad <= 8; pad += 8) {
+        const vs_attention_layout tokens = tokens_layout(B, D, pad);
+        size_t len = tokens_len(B, N, D, pad);
+        uint16_t *d_t = dev_tokens(bf, B, N, D, pad), *d_t_back = dev_alloc(len * 2);
+        uint16_t *t_back = malloc(len * 2), *g2 = malloc(n * 2);
+        CUDA_OK(cudaMemset(d_out, 0xff, n * 2));
+        vs_cuda_gather_qkv(NULL, d_t, NULL, tokens, NULL, d_perm, B, N, D, NULL, d_out, NULL, 0);
+        to_host(g2, d_out, n * 2);
+        CHECK_MSG(!memcmp(g2, gathered, n * 2), "token-major gather (pad %d) differs", pad);
+        CUDA_OK(cudaMemset(d_t_back, 0xff, len * 2));
+        vs_cuda_scatter_rows(d_out, d_perm, B, N, D, d_t_back, tokens, 0);
+        to_host(t_back, d_t_back, len * 2);
+        relayout(back, t_back, B, N, D, pad, 0);
+        CHECK_MSG(!memcmp(back, bf, n * 2), "token-major scatter (pad %d) differs", pad);
+        cudaFree(d_t), cudaFree(d_t_back);
+        free(t_back), free(g2);
+    }
     cudaFree(d_x), cudaFree(d_out), cudaFree(d_back), cudaFree(d_perm);
     free(bf), free(back), free(gathered), free(f), free(ref), free(labels), free(perm), free(off);
 }
@@ -146,7 +194,7 @@ static void check_kmeans(int B, int N, int D, int C, int n_planted, float noise,
 
     // Init and one assignment: the same centroids as the CPU, labels up to near-ties.
     vs_kmeans_cpu(f, B, N, D, C, 0, 1e-4f, seed, 0, 0, cent_init, labels, sizes);
-    vs_kmeans_cuda_run(&km, d_x, 0, 1e-4f, seed, 0, 0, 0);
+    vs_kmeans_cuda_run(&km, d_x, heads_layout(N, D), 0, 1e-4f, seed, 0, 0, 0);
     to_host(cent_gpu, km.centroids, (size_t)B * C * D * 4);
     to_host(labels_gpu, km.labels, (size_t)B * N * 4);
     CHECK_MSG(!memcmp(cent_gpu, cent_init, (size_t)B * C * D * 4), "random-sample init differs");
@@ -164,7 +212,7 @@ static void check_kmeans(int B, int N, int D, int C, int n_planted, float noise,
     CHECK_MSG(bad == 0, "%d assignments are not the nearest centroid (B=%d N=%d C=%d)", bad, B, N, C);
 
     // One iteration: a cluster that the first assignment leaves empty keeps its initial centroid.
-    vs_kmeans_cuda_run(&km, d_x, 1, 1e-4f, seed, 0, 0, 0);
+    vs_kmeans_cuda_run(&km, d_x, heads_layout(N, D), 1, 1e-4f, seed, 0, 0, 0);
     to_host(cent_gpu, km.centroids, (size_t)B * C * D * 4);
     to_host(off_gpu, km.offsets, (size_t)B * (C + 1) * 4);
     int empty_ok = 1, first_empties = 0;
@@ -178,7 +226,7 @@ static void check_kmeans(int B, int N, int D, int C, int n_planted, float noise,
 
     // Iterations from the same init: objective within 1% of the CPU's.
     int cpu_iters = vs_kmeans_cpu(f, B, N, D, C, iters, 1e-4f, seed, 0, 0, cent, labels, sizes);
-    vs_kmeans_cuda_run(&km, d_x, iters, 1e-4f, seed, 0, 0, 0);
+    vs_kmeans_cuda_run(&km, d_x, heads_layout(N, D), iters, 1e-4f, seed, 0, 0, 0);
     to_host(cent_gpu, km.centroids, (size_t)B * C * D * 4);
     to_host(labels_gpu, km.labels, (size_t)B * N * 4);
     to_host(off_gpu, km.offsets, (size_t)B * (C + 1) * 4);
@@ -210,11 +258,20 @@ static void check_kmeans(int B, int N, int D, int C, int n_planted, float noise,
     // Determinism: a second run is bit identical.
     float *cent2 = malloc((size_t)B * C * D * 4);
     int32_t *labels2 = malloc((size_t)B * N * 4);
-    vs_kmeans_cuda_run(&km, d_x, iters, 1e-4f, seed, 0, 0, 0);
+    vs_kmeans_cuda_run(&km, d_x, heads_layout(N, D), iters, 1e-4f, seed, 0, 0, 0);
     to_host(cent2, km.centroids, (size_t)B * C * D * 4);
     to_host(labels2, km.labels, (size_t)B * N * 4);
     CHECK(!memcmp(cent2, cent_gpu, (size_t)B * C * D * 4));
     CHECK(!memcmp(labels2, labels_gpu, (size_t)B * N * 4));
+    // The same points token-major, rows padded: the same bits.
+    uint16_t *d_t = dev_tokens(bf, B, N, D, 8);
+    vs_kmeans_cuda_run(&km, d_t, tokens_layout(B, D, 8), iters, 1e-4f, seed, 0, 0, 0);
+    to_host(cent2, km.centroids, (size_t)B * C * D * 4);
+    to_host(labels2, km.labels, (size_t)B * N * 4);
+    CHECK_MSG(!memcmp(cent2, cent_gpu, (size_t)B * C * D * 4) &&
+                  !memcmp(labels2, labels_gpu, (size_t)B * N * 4),
+              "token-major k-means differs from the contiguous run");
+    cudaFree(d_t);
 
     vs_kmeans_cuda_free(&km);
     cudaFree(d_x);
@@ -328,7 +385,7 @@ typedef struct { int H, S, C_q, C_k, planted; float top_p; } op_case;
 
 static void run_op(vs_svg2_cuda *st, const uint16_t *dq, const uint16_t *dk, const uint16_t *dv,
                    uint16_t *dout, uint16_t *host_out, size_t n) {
-    vs_svg2_attention_cuda(st, dq, dk, dv, dout, 0);
+    vs_svg2_attention_cuda(st, dq, dk, dv, dout, heads_layout(st->S, st->D), 0);
     to_host(host_out, dout, n * 2);
 }
 
@@ -354,9 +411,15 @@ static void check_operator(op_case c, uint64_t seed) {
     vs_svg2_cache_init_cpu(&cache, c.H, c.C_q, c.C_k, D);
     double density_cpu[64], density_gpu[64];
 
-    vs_svg2_cuda st, st2;
+    vs_svg2_cuda st, st2, st_tokens;
     CHECK(vs_svg2_cuda_init(&st, &params, c.H, c.S, D, 0) == 0);
     CHECK(vs_svg2_cuda_init(&st2, &params, c.H, c.S, D, 0) == 0);
+    CHECK(vs_svg2_cuda_init(&st_tokens, &params, c.H, c.S, D, 0) == 0);
+    const int pad = 8;  // token-major rows with spare elements between tokens
+    const size_t len = tokens_len(c.H, c.S, D, pad);
+    uint16_t *dq_t = dev_tokens(q, c.H, c.S, D, pad), *dk_t = dev_tokens(k, c.H, c.S, D, pad);
+    uint16_t *dv_t = dev_tokens(v, c.H, c.S, D, pad), *dout_t = dev_alloc(len * 2);
+    uint16_t *out_t = malloc(len * 2);
     uint16_t *dq = dev_copy(q, n * 2), *dk = dev_copy(k, n * 2), *dv = dev_copy(v, n * 2), *dout = dev_alloc(n * 2);
     uint16_t *out = malloc(n * 2), *out2 = malloc(n * 2), *out_graph = malloc(n * 2);
 
@@ -372,7 +435,16 @@ static void check_operator(op_case c, uint64_t seed) {
         // Determinism: an independent state given the same calls gives the same bits.
         run_op(&st2, dq, dk, dv, dout, out2, n);
         CHECK_MSG(!memcmp(out, out2, n * 2), "two runs differ (call %d)", call);
+        // The model's token-major rows, read and written in place: the same bits.
+        CUDA_OK(cudaMemset(dout_t, 0xff, len * 2));
+        vs_svg2_attention_cuda(&st_tokens, dq_t, dk_t, dv_t, dout_t, tokens_layout(c.H, D, pad), 0);
+        to_host(out_t, dout_t, len * 2);
+        relayout(out2, out_t, c.H, c.S, D, pad, 0);
+        CHECK_MSG(!memcmp(out, out2, n * 2), "token-major operator differs (call %d)", call);
     }
+    vs_svg2_cuda_free(&st_tokens);
+    cudaFree(dq_t), cudaFree(dk_t), cudaFree(dv_t), cudaFree(dout_t);
+    free(out_t);
 
     // Heads split over two states (as Ulysses ranks split them), each seeded from its global head
     // index: the cold call gives the same bits as the whole. Heads converge on their own, so the
@@ -387,7 +459,7 @@ static void check_operator(op_case c, uint64_t seed) {
         uint16_t *split = malloc(n * 2);
         run_op(&whole, dq, dk, dv, dout, out, n);
         run_op(&lo, dq, dk, dv, dout, split, n1);
-        vs_svg2_attention_cuda(&hi, dq + n1, dk + n1, dv + n1, dout, 0);
+        vs_svg2_attention_cuda(&hi, dq + n1, dk + n1, dv + n1, dout, heads_layout(c.S, D), 0);
         to_host(split + n1, dout, (n - n1) * 2);
         CHECK_MSG(!memcmp(out, split, n * 2), "heads split over two states differ from one state");
         vs_svg2_cuda_free(&whole), vs_svg2_cuda_free(&lo), vs_svg2_cuda_free(&hi);
@@ -405,7 +477,7 @@ static void check_operator(op_case c, uint64_t seed) {
     cudaGraph_t graph;
     cudaGraphExec_t exec;
     CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-    vs_svg2_attention_cuda(&st, dq, dk, dv, dout, stream);
+    vs_svg2_attention_cuda(&st, dq, dk, dv, dout, heads_layout(c.S, D), stream);
     CUDA_OK(cudaStreamEndCapture(stream, &graph));
     CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
     for (int replay = 0; replay < 2; replay++) {

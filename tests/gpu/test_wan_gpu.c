@@ -330,20 +330,6 @@ static void test_layout(void) {
     expect("unpatchify", &dimg, img, 0.0);
     vs_tensor_free(&dx), vs_tensor_free(&drows), vs_tensor_free(&dimg);
     free(x), free(want), free(rows), free(img);
-
-    // token-major <-> head-major round trip and one element's placement
-    int64_t nt = 77, Hh = 3, Dd = 64, s3[3] = {nt, Hh, Dd};
-    float *q = rnd(nt * Hh * Dd, 1.0f, 0.0f, VS_BF16);
-    vs_tensor dq = upload(q, VS_BF16, 3, s3), dh = new_dev(VS_BF16, 3, s3),
-              back = new_dev(VS_BF16, 3, s3);
-    vs_cuda_tokens_to_heads(dq.data, nt, (int)Hh, (int)Dd, dh.data);
-    vs_cuda_heads_to_tokens(dh.data, nt, (int)Hh, (int)Dd, back.data);
-    float *hm = download(&dh);
-    int64_t i = 41, h = 2, d = 17;
-    CHECK(hm[(h * nt + i) * Dd + d] == q[(i * Hh + h) * Dd + d]);
-    expect("tokens->heads->tokens", &back, q, 0.0);
-    vs_tensor_free(&dq), vs_tensor_free(&dh), vs_tensor_free(&back);
-    free(q), free(hm);
 }
 
 static void test_random_weights_and_allocator(void) {
