@@ -59,14 +59,14 @@ typedef struct {
 int vs_kmeans_cuda_init(vs_kmeans_cuda *km, int B, int N, int D, int C, int max_iters);
 void vs_kmeans_cuda_free(vs_kmeans_cuda *km);
 
-// x: B rows of N points of D bf16 in layout xl. warm == 0: random-sample init exactly as vs_kmeans_cpu (seed, head0: the
-// global index of row 0); warm != 0: starts from km->centroids. Enqueues `iters` (<= max_iters)
-// iterations of assign (bf16 mma, f32 accumulation, running arg-min, ties to the lower index) +
-// stable sort + fixed-order segment means; the iteration that finds a head's max shift < tol sets
-// that head's device flag, which makes its later kernels return at once (heads converge on their
-// own, as on the CPU). iters == 0 assigns once and leaves the centroids. After it: labels, perm,
-// offsets describe each head's last assignment, centroids its means; control[0] = the most
-// iterations any head ran.
+// x: B rows of N points of D bf16 in layout xl. warm == 0: random-sample init exactly as
+// vs_kmeans_cpu (seed, head0: the global index of row 0); warm != 0: starts from km->centroids.
+// Enqueues `iters` (<= max_iters) iterations of assign (bf16 mma, f32 accumulation, running
+// arg-min, ties to the lower index) + stable sort + fixed-order segment means; the iteration that
+// finds a head's max shift < tol sets that head's device flag, which makes its later kernels return
+// at once (heads converge on their own, as on the CPU). iters == 0 assigns once and leaves the
+// centroids. After it: labels, perm, offsets describe each head's last assignment, centroids its
+// means; control[0] = the most iterations any head ran.
 void vs_kmeans_cuda_run(vs_kmeans_cuda *km, const uint16_t *x, vs_attention_layout xl, int iters,
                         float tol, uint64_t seed, int head0, int warm, cudaStream_t stream);
 
@@ -111,8 +111,8 @@ int vs_svg2_cuda_init(vs_svg2_cuda *st, const vs_svg2_params *params, int H, int
                       int head0);
 void vs_svg2_cuda_free(vs_svg2_cuda *st);
 
-// out = SVG2 attention of q, k, v, all bf16 in `layout` (H heads of S rows of D). Cold (iters_cold) on the first
-// call, warm (iters_warm) from the cached centroids afterwards. st->density is filled on the
+// out = SVG2 attention of q, k, v, all bf16 in `layout` (H heads of S rows of D). Cold
+// (iters_cold) on the first call, warm (iters_warm) from the cached centroids afterwards. st->density is filled on the
 // device. No allocation, no host synchronisation: capturable in a CUDA graph (a captured call
 // is warm or cold as the host flag was at capture time).
 void vs_svg2_attention_cuda(vs_svg2_cuda *st, const uint16_t *q, const uint16_t *k,

@@ -28,8 +28,8 @@ static long control_len(int B) { return 1 + 2L * B; }
 // One warp per centroid: cold start copies point vs_uniform_index(seed, (head0 + b)*C + c, N)
 // (as the CPU); then the bf16 copy and its squared norm.
 __global__ void prepare_centroids_kernel(const __nv_bfloat16 *x, vs_attention_layout xl, int B,
-                                         int N, int D, int C,
-                                         uint64_t seed, int head0, int cold, float *centroids,
+                                         int N, int D, int C, uint64_t seed, int head0, int cold,
+                                         float *centroids,
                                          __nv_bfloat16 *centroids_bf16, float *centroid_sq) {
     long row = (long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);  // b * C + c
     int lane = threadIdx.x & 31;
@@ -376,7 +376,7 @@ extern "C" void vs_kmeans_cuda_run(vs_kmeans_cuda *km, const uint16_t *x, vs_att
     VS_ASSERT(iters >= 0 && iters <= km->max_iters,
               "k-means iterations exceed the max_iters the buffers were made for: init with more");
     VS_ASSERT(xl.head % 8 == 0 && xl.row % 8 == 0 && xl.row >= km->D,
-              "k-means points are whole 16-byte-aligned rows: strides must be multiples of 8 elements");
+              "k-means reads 16-byte pieces of rows: strides must be multiples of 8 elements");
     const __nv_bfloat16 *xb = (const __nv_bfloat16 *)x;
     VS_CUDA_CHECK(cudaMemsetAsync(km->control, 0, (size_t)control_len(km->B) * sizeof(uint32_t),
                                   stream));
