@@ -540,9 +540,11 @@ int check_common(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 *
     return 0;
 }
 
-bool layout_ok(vs_attention_layout l) { return l.row >= 0 && l.row % 8 == 0 && l.head % 8 == 0; }
-
 }  // namespace
+
+extern "C" int vs_attention_layout_ok(vs_attention_layout l) {
+    return l.row >= 0 && l.row % 8 == 0 && l.head % 8 == 0;
+}
 
 extern "C" int vs_cuda_attention_variant_count(int D) {
     return D == 128 ? (int)(sizeof variants128 / sizeof *variants128)
@@ -568,7 +570,8 @@ extern "C" int vs_cuda_attention_variant(int variant, const vs_bf16 *q, const vs
                                          vs_cuda_stream stream) {
     if (check_common(q, k, v, o, H, Lq, D)) return -1;
     if (Lk < 0) return VS_FAIL("attention: bad key count Lk=%d (hint: Lk >= 0)", Lk);
-    if (!layout_ok(q_layout) || !layout_ok(kv_layout) || !layout_ok(o_layout))
+    if (!vs_attention_layout_ok(q_layout) || !vs_attention_layout_ok(kv_layout) ||
+        !vs_attention_layout_ok(o_layout))
         return VS_FAIL("attention: head and row strides must be multiples of 8 elements (16-byte "
                        "rows for the asynchronous copies)");
     if (!(scale > 0.f) || !isfinite(scale))

@@ -24,6 +24,10 @@ typedef struct {
     int row;
 } vs_attention_layout;
 
+// Whether the kernels can move the rows of `layout` in 16-byte pieces (row >= 0, both strides
+// multiples of 8 elements).
+int vs_attention_layout_ok(vs_attention_layout layout);
+
 // o = softmax(q k^T * scale) v per head for Lq query rows and Lk key rows (Lk != Lq for
 // cross-attention; Lk == 0 gives zeros), each tensor in its own layout, so the model's
 // token-major activations need no transposition.

@@ -1,8 +1,10 @@
-// Shared by the SVG2 .cu files: CUDA error checks that name the call and give a hint.
+// Shared by the SVG2 .cu files: CUDA error checks that name the call and give a hint, the
+// cluster-order launcher, and the row-layout check.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include "kernels/cuda/attention.h"  // vs_attention_layout
 #include "runtime/vs_check.h"
 #include "runtime/vs_cuda_check.h"
 
@@ -25,3 +27,9 @@ void vs_cluster_order_launch(const int32_t *labels, int B, int N, int C, int32_t
                              const uint32_t *skip, cudaStream_t stream);
 
 static inline int vs_ceil_div(long a, long b) { return (int)((a + b - 1) / b); }
+
+// k-means, the gather and the scatter move rows of D in 16-byte pieces, one row per point.
+static inline void vs_svg2_check_rows(vs_attention_layout layout, int D) {
+    VS_ASSERT(D % 8 == 0 && vs_attention_layout_ok(layout) && layout.row >= D,
+              "SVG2 rows: head dim and strides must be multiples of 8 elements, rows must not overlap");
+}

@@ -375,8 +375,7 @@ extern "C" void vs_kmeans_cuda_run(vs_kmeans_cuda *km, const uint16_t *x, vs_att
                                    cudaStream_t stream) {
     VS_ASSERT(iters >= 0 && iters <= km->max_iters,
               "k-means iterations exceed the max_iters the buffers were made for: init with more");
-    VS_ASSERT(xl.head % 8 == 0 && xl.row % 8 == 0 && xl.row >= km->D,
-              "k-means reads 16-byte pieces of rows: strides must be multiples of 8 elements");
+    vs_svg2_check_rows(xl, km->D);
     const __nv_bfloat16 *xb = (const __nv_bfloat16 *)x;
     VS_CUDA_CHECK(cudaMemsetAsync(km->control, 0, (size_t)control_len(km->B) * sizeof(uint32_t),
                                   stream));

@@ -147,16 +147,12 @@ __global__ void permute_rows_kernel(const uint4 *src, const int32_t *perm, int N
     else dst[other] = src[row * pieces + piece];
 }
 
-static void check_row_layout(vs_attention_layout layout, int D) {
-    VS_ASSERT(D % 8 == 0 && layout.head % 8 == 0 && layout.row % 8 == 0 && layout.row >= D,
-              "the permutation moves 16-byte pieces: head dim and strides must be multiples of 8");
-}
 
 extern "C" void vs_cuda_gather_qkv(const uint16_t *q, const uint16_t *k, const uint16_t *v,
                                    vs_attention_layout src_layout, const int32_t *q_perm,
                                    const int32_t *k_perm, int B, int N, int D, uint16_t *q_out,
                                    uint16_t *k_out, uint16_t *v_out, cudaStream_t stream) {
-    check_row_layout(src_layout, D);
+    vs_svg2_check_rows(src_layout, D);
     int pieces = D / 8;
     long total = (long)B * N * pieces;
     const uint16_t *src[3] = {q, k, v};
@@ -174,7 +170,7 @@ extern "C" void vs_cuda_gather_qkv(const uint16_t *q, const uint16_t *k, const u
 extern "C" void vs_cuda_scatter_rows(const uint16_t *src, const int32_t *perm, int B, int N,
                                      int D, uint16_t *dst, vs_attention_layout dst_layout,
                                      cudaStream_t stream) {
-    check_row_layout(dst_layout, D);
+    vs_svg2_check_rows(dst_layout, D);
     int pieces = D / 8;
     long total = (long)B * N * pieces;
     permute_rows_kernel<false><<<vs_ceil_div(total, 256), 256, 0, stream>>>(
