@@ -1,5 +1,5 @@
-// Data movement: 2-D transpose, patch gather/scatter, and random
-// weights drawn on the GPU with the CPU's counter-based generator.
+// Data movement: 2-D transpose, patch gather/scatter, and random weights drawn on the GPU with
+// the CPU's counter-based generator.
 #include "kernels/cuda/ops_cuda_common.cuh"
 #include "runtime/vs_rng.h"
 

@@ -4,8 +4,9 @@
 //
 // Inputs are bf16 rows of D (uint16_t bit patterns here, __nv_bfloat16 in the .cu files) in a
 // vs_attention_layout: contiguous [H, S, D] ({S D, D}) or the model's token-major [S, H, D]
-// ({D, H D}), read and written in place; arithmetic accumulates in f32. Every function only enqueues work on `stream`: none allocates,
-// none synchronises with the host, so one operator call can be captured in a CUDA graph.
+// ({D, H D}), read and written in place; arithmetic accumulates in f32. Every function only
+// enqueues work on `stream`: none allocates, none synchronises with the host, so one operator
+// call can be captured in a CUDA graph.
 // Every result is a pure function of the inputs (no float atomics): two runs are bit identical.
 #pragma once
 #include <stdint.h>
@@ -112,9 +113,9 @@ int vs_svg2_cuda_init(vs_svg2_cuda *st, const vs_svg2_params *params, int H, int
 void vs_svg2_cuda_free(vs_svg2_cuda *st);
 
 // out = SVG2 attention of q, k, v, all bf16 in `layout` (H heads of S rows of D). Cold
-// (iters_cold) on the first call, warm (iters_warm) from the cached centroids afterwards. st->density is filled on the
-// device. No allocation, no host synchronisation: capturable in a CUDA graph (a captured call
-// is warm or cold as the host flag was at capture time).
+// (iters_cold) on the first call, warm (iters_warm) from the cached centroids afterwards.
+// st->density is filled on the device. No allocation, no host synchronisation: capturable in a
+// CUDA graph (a captured call is warm or cold as the host flag was at capture time).
 void vs_svg2_attention_cuda(vs_svg2_cuda *st, const uint16_t *q, const uint16_t *k,
                             const uint16_t *v, uint16_t *out, vs_attention_layout layout,
                             cudaStream_t stream);
