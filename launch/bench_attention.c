@@ -188,9 +188,10 @@ static double time_stage(bench_ctx *c, stage s, int warmup, int iters) {
 
 // Medians of `iters` runs of stages a and b timed in alternation (a, b, a, b, ...) after `warmup`
 // untimed pairs, so drift over the run (clocks, temperature) falls on both alike: their ratio
-// is what the attention bar compares.
+// is what the attention bar compares. Also the quartiles of the ratio a / b within each pair,
+// which shows how far that drift moves the ratio inside one run.
 static void time_alternating(bench_ctx *c, stage a, stage b, int warmup, int iters, double *ms_a,
-                             double *ms_b) {
+                             double *ms_b, double pair_ratio[3]) {
     cudaEvent_t ev[3];
     for (int i = 0; i < 3; i++) CUDA_OK(cudaEventCreate(&ev[i]));
     for (int i = 0; i < warmup; i++) run_stage(c, a), run_stage(c, b);
@@ -205,6 +206,12 @@ static void time_alternating(bench_ctx *c, stage a, stage b, int warmup, int ite
         CUDA_OK(cudaEventElapsedTime(&ms[i], ev[0], ev[1]));
         CUDA_OK(cudaEventElapsedTime(&mb[i], ev[1], ev[2]));
     }
+    float *ratio = malloc((size_t)iters * sizeof *ratio);
+    for (int i = 0; i < iters; i++) ratio[i] = ms[i] / mb[i];
+    pair_ratio[1] = median_ms(ratio, iters);  // sorts: the quartiles are read off below
+    pair_ratio[0] = ratio[(iters - 1) / 4];
+    pair_ratio[2] = ratio[iters - 1 - (iters - 1) / 4];
+    free(ratio);
     *ms_a = median_ms(ms, iters);
     *ms_b = median_ms(mb, iters);
     free(ms);
@@ -277,8 +284,9 @@ static void bench_one(const bench_shape *shape, const bench_options *o, cudaStre
         vs_svg2_attention_cuda(&st, q, k, v, out, c.layout, stream);
         double t_select = time_stage(&c, ST_SELECT, o->warmup, o->iters);
         double t_perm = time_stage(&c, ST_PERMUTE, o->warmup, o->iters);
-        double t_attn, t_dense_here;  // the dense time this point's ratios use
-        time_alternating(&c, ST_ATTENTION, ST_DENSE, o->warmup, o->iters, &t_attn, &t_dense_here);
+        double t_attn, t_dense_here, pair[3];  // the dense time this point's ratios use
+        time_alternating(&c, ST_ATTENTION, ST_DENSE, o->warmup, o->iters, &t_attn, &t_dense_here,
+                         pair);
         double t_unperm = time_stage(&c, ST_UNPERMUTE, o->warmup, o->iters);
         double *density = malloc((size_t)H * sizeof *density), mean_density = 0;
         CUDA_OK(cudaMemcpy(density, st.density, (size_t)H * sizeof *density, cudaMemcpyDeviceToHost));
@@ -311,11 +319,12 @@ static void bench_one(const bench_shape *shape, const bench_options *o, cudaStre
         // measured alone (the header's) is printed too: under the card's power cap a kernel
         // timed alone runs at the clocks its own power draw allows (docs/performance.md).
         printf("BAR %s p=%.2f: attention %.3f ms <= 1.3 x density x dense = %.3f ms%s: %s "
-               "(against dense timed alone: %.2f)\n",
+               "(against dense timed alone: %.2f; per pair: median %.3f, quartiles %.3f-%.3f)\n",
                shape->name, o->top_p[t], t_attn, 1.3 * mean_density * t_dense_here,
                mean_density < 0.10 ? " (bar applies at >= 10%)" : "",
                mean_density < 0.10 ? "n/a" : t_attn <= 1.3 * mean_density * t_dense_here ? "PASS" : "FAIL",
-               t_attn / (mean_density * t_dense));
+               t_attn / (mean_density * t_dense), pair[1] / mean_density, pair[0] / mean_density,
+               pair[2] / mean_density);
     }
     if (!strcmp(shape->name, "wan1.3b-480p"))
         printf("BAR %s: k-means warm (2 iterations, Q C_q=200 + K C_k=1000) %.3f ms <= 1.5 ms: %s\n",
@@ -344,6 +353,8 @@ static void print_formulas(void) {
            "#                attn (attn, dense, attn, dense, ...) so both see the same clocks\n"
            "#   speedup    = dense / graph (the whole SVG2 call, overheads included)\n"
            "#   attn/ideal = attn / (density x dense)   (1.0 = sparse kernel as efficient as dense)\n"
+           "#   per pair   = attn_i / (density x dense_i) of each alternated pair i (BAR lines: its\n"
+           "#                median and quartiles over the --iters pairs)\n"
            "#   eq-TFLOPs  = 4 S^2 D H / attn            (dense-equivalent rate)\n"
            "#   TFLOP/s    = 4 S^2 D H x density / attn  (FLOPs actually computed)\n"
            "#   rel-err    = ||svg2 - dense|| / ||dense||, L2 over all H S D outputs\n"

@@ -40,7 +40,7 @@ for side in "${order[@]}"; do
   nvidia-smi --query-gpu=clocks.sm,power.draw --format=csv,noheader,nounits -lms 100 >"$out/smi.csv" 2>/dev/null &
   smi=$!
   timeout 240 "$bin" bench "$@" 2>&1 |
-    tee -a "$log" | grep -E "^# (wan|hun)|dense attention|^ +0\.[0-9]+ |step: median|SVG2 [kp]|other " ||
+    tee -a "$log" | grep -E "^# (wan|hun)|dense attention|^ +0\.[0-9]+ |step: median|SVG2 [kp]|other |^BAR [^:]*: attention" ||
     status=1
   kill $smi 2>/dev/null; wait $smi 2>/dev/null
   awk -F', ' '{c += $1; p += $2; n++} END {if (n) printf "# clocks: SM %.0f MHz, %.0f W (mean of %d samples)\n", c / n, p / n, n}' \
