@@ -4,6 +4,9 @@
 // then read the small files (model config, SVG2 preset, prompt-embedding shapes) and check them
 // against each other, and only then load the model and denoise. `--model tiny` is the built-in
 // random-weight model (runtime/wan_model.h) with a built-in context: no files needed.
+// `--random-weights --config F` makes random weights at a real config's shapes (the built-in
+// context unless --prompt-embeds is given): a full-size run with no checkpoint, for smoke tests
+// of a cluster, timings and the invariance of multi-GPU layouts.
 //
 // Devices (--device): on cuda the CUDA op backend is set up once, the model is made on the GPU
 // and self-attention takes the attention policy's CUDA path; the pipeline's latent, CFG and
@@ -41,12 +44,12 @@
 #include "kernels/cuda/ops_cuda.h"
 #endif
 
-enum { TINY_WEIGHTS_SEED = 7, TINY_CONTEXT_TOKENS = 16 };
-// Streams of the tiny model's built-in prompt and negative-prompt embeddings.
-static const uint64_t TINY_CONTEXT_SEED[VS_BRANCHES] = {0x7079636f6e64ull, 0x70796e6567ull};
+enum { RANDOM_WEIGHTS_SEED = 7, BUILTIN_CONTEXT_TOKENS = 16 };
+// Streams of the built-in prompt and negative-prompt embeddings (tiny and --random-weights).
+static const uint64_t BUILTIN_CONTEXT_SEED[VS_BRANCHES] = {0x7079636f6e64ull, 0x70796e6567ull};
 
 typedef struct {
-    const char *model;          // checkpoint path or "tiny"
+    const char *model;          // checkpoint path, "tiny", or NULL with random_weights
     const char *config;         // model config override
     const char *prompt_embeds;  // safetensors with "context" and optionally "negative_context"
     const char *svg2_preset;
@@ -59,6 +62,7 @@ typedef struct {
     vs_attention_mode attention;
     int verbose;
     int tiny;
+    int random_weights;  // --random-weights: random weights at --config's shapes
     // Video output (-o *.mp4): the VAE, where latents are kept, video options.
     const char *vae;
     const char *save_latents;
@@ -77,8 +81,12 @@ static void usage(FILE *out) {
         "  --model DIR|tiny       checkpoint (directory, .safetensors or .index.json) or the built-in\n"
         "                         random-weight tiny model (runs on any CPU in seconds)\n"
         "  --config FILE          model config (default: DIR/config.json; tiny: built in)\n"
+        "  --random-weights       instead of --model: random weights at --config's shapes, with the\n"
+        "                         built-in context unless --prompt-embeds is given (timings, smoke\n"
+        "                         tests, multi-GPU invariance; the video is noise)\n"
         "  --prompt-embeds FILE   safetensors with \"context\" [L, text_dim] and optionally\n"
-        "                         \"negative_context\" (required, except for tiny: built-in context)\n"
+        "                         \"negative_context\" (required, except for tiny and\n"
+        "                         --random-weights: built-in context)\n"
         "  --size WxH             video size, W*H also accepted, multiples of 16\n"
         "                         (default 832x480; tiny: 128x128)\n"
         "  --frames N             video frames, 4n+1 (default 81; tiny: 9)\n"
@@ -202,6 +210,10 @@ static int parse_args(int argc, char **argv, gen_args *a) {
             a->cfg_parallel = 1;
             continue;
         }
+        if (!strcmp(arg, "--random-weights")) {
+            a->random_weights = 1;
+            continue;
+        }
         static const char *const with_value[] = {
             "--model", "--config", "--prompt-embeds", "--size", "--frames", "--steps", "--shift",
             "--guide-scale", "--seed", "--sampler", "--attention", "--svg2-preset", "-o",
@@ -271,8 +283,15 @@ static int parse_args(int argc, char **argv, gen_args *a) {
     vs_clear_error();
     if (resolve_device(device_arg, &a->device) != 0) return 2;
 
-    if (!a->model) return bad_arg("missing --model (a checkpoint directory or file, or 'tiny')%s%s", "", "");
-    a->tiny = !strcmp(a->model, "tiny");
+    if (a->random_weights && a->model)
+        return bad_arg("give --model or --random-weights, not both%s%s", "", "");
+    if (a->random_weights && !a->config)
+        return bad_arg("--random-weights needs --config FILE (the model's shapes, e.g. "
+                       "configs/wan2.1-t2v-1.3b.json)%s%s", "", "");
+    if (!a->model && !a->random_weights)
+        return bad_arg("missing --model (a checkpoint directory or file, or 'tiny'), or "
+                       "--random-weights --config FILE%s%s", "", "");
+    a->tiny = a->model && !strcmp(a->model, "tiny");
     if (a->tiny_heads && !a->tiny) return bad_arg("--tiny-heads applies to --model tiny only%s%s", "", "");
     if (a->cfg_parallel && !a->ulysses) a->ulysses = 1;
     if (!a->width) {
@@ -286,7 +305,7 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         snprintf(size, sizeof size, "%dx%d", a->width, a->height);
         return bad_arg("--size %s: width and height must be multiples of 16%s", size, "");
     }
-    if (!a->tiny && !vs_is_file(a->model) && !vs_is_dir(a->model))
+    if (a->model && !a->tiny && !vs_is_file(a->model) && !vs_is_dir(a->model))
         return bad_arg("--model '%s': no such file or directory (or use --model tiny)%s", a->model, "");
     if (a->config && !vs_is_file(a->config))
         return bad_arg("--config '%s': no such file%s", a->config, "");
@@ -299,9 +318,9 @@ static int parse_args(int argc, char **argv, gen_args *a) {
     }
     if (a->prompt_embeds && !vs_is_file(a->prompt_embeds))
         return bad_arg("--prompt-embeds '%s': no such file%s", a->prompt_embeds, "");
-    if (!a->tiny && !a->prompt_embeds)
+    if (!a->tiny && !a->random_weights && !a->prompt_embeds)
         return bad_arg("missing --prompt-embeds FILE (safetensors with \"context\" [L, 4096]); "
-                       "only --model tiny has a built-in context%s%s", "", "");
+                       "only --model tiny and --random-weights have a built-in context%s%s", "", "");
     if (a->svg2_preset && !vs_is_file(a->svg2_preset))
         return bad_arg("--svg2-preset '%s': no such file%s", a->svg2_preset, "");
     if (!a->tiny && !a->svg2_preset && a->attention == VS_ATTENTION_SVG2) {
@@ -361,12 +380,17 @@ static int read_context(const vs_st_file *f, const char *name, const vs_wan_conf
     return vs_st_read_f32(f, e, out->data);
 }
 
-static vs_tensor tiny_context(const vs_wan_config *cfg, int branch) {
-    const int64_t shape[2] = {TINY_CONTEXT_TOKENS, cfg->text_dim};
+// What the run's model is, for the log and the latents' metadata.
+static const char *model_name(const gen_args *a) {
+    return a->tiny ? "tiny (random weights)" : a->random_weights ? "random weights" : a->model;
+}
+
+static vs_tensor builtin_context(const vs_wan_config *cfg, int branch) {
+    const int64_t shape[2] = {BUILTIN_CONTEXT_TOKENS, cfg->text_dim};
     vs_tensor t = vs_tensor_new(VS_F32, VS_DEV_CPU, 2, shape);
     float *x = t.data;
     for (int64_t i = 0; i < vs_tensor_numel(&t); i++)
-        x[i] = vs_normal_at(TINY_CONTEXT_SEED[branch], (uint64_t)i);
+        x[i] = vs_normal_at(BUILTIN_CONTEXT_SEED[branch], (uint64_t)i);
     return t;
 }
 
@@ -380,7 +404,7 @@ static int write_latents(const gen_args *a, const char *path, const vs_tensor *l
     snprintf(frames, sizeof frames, "%d", a->frames);
     const char *keys[] = {"format", "model", "size", "frames", "steps", "shift", "guide_scale",
                           "seed", "sampler", "attention"};
-    const char *vals[] = {"vidsparse-latents", a->model, size, frames, steps, shift, guide, seed,
+    const char *vals[] = {"vidsparse-latents", model_name(a), size, frames, steps, shift, guide, seed,
                           vs_sampler_name(a->sampler),
                           a->attention == VS_ATTENTION_SVG2 ? "svg2" : "dense"};
     const char *names[] = {"latents"};
@@ -556,8 +580,8 @@ static int generate(gen_args *ap, vs_dist *dist) {
             VS_WARN("%s has no \"negative_context\": guidance is off (one pass per step)",
                     a.prompt_embeds);
     } else {
-        context[VS_BRANCH_COND] = tiny_context(&cfg, VS_BRANCH_COND);
-        context[VS_BRANCH_UNCOND] = tiny_context(&cfg, VS_BRANCH_UNCOND);
+        context[VS_BRANCH_COND] = builtin_context(&cfg, VS_BRANCH_COND);
+        context[VS_BRANCH_UNCOND] = builtin_context(&cfg, VS_BRANCH_UNCOND);
     }
     t_text = vs_now_seconds() - t_text;
     if (a.cfg_parallel && !(has_uncond && a.guide_scale != 1.0f)) {
@@ -572,7 +596,7 @@ static int generate(gen_args *ap, vs_dist *dist) {
     const int T = (a.frames - 1) / 4 + 1, H = a.height / 8, W = a.width / 8;
     const int64_t tokens = (int64_t)T * (H / 2) * (W / 2);
     VS_INFO("generate: model %s (dim %d, %d layers, %d heads), %dx%d, %d frames -> latent "
-            "[%d, %d, %d, %d], %lld tokens", a.tiny ? "tiny (random weights)" : a.model, cfg.dim,
+            "[%d, %d, %d, %d], %lld tokens", model_name(&a), cfg.dim,
             cfg.num_layers, cfg.num_heads, a.width, a.height, a.frames, cfg.out_dim, T, H, W,
             (long long)tokens);
     VS_INFO("generate: %d steps, %s, shift %g, guide scale %g, seed %llu, attention %s", a.steps,
@@ -612,8 +636,8 @@ static int generate(gen_args *ap, vs_dist *dist) {
 
     // ---- the model
     wan_model model;
-    if (a.tiny) {
-        if (wan_model_random(&model, &cfg, TINY_WEIGHTS_SEED, a.device) != 0) {
+    if (!a.model || a.tiny) {
+        if (wan_model_random(&model, &cfg, RANDOM_WEIGHTS_SEED, a.device) != 0) {
             fprintf(stderr, "vidsparse generate: %s\n", vs_last_error());
             return 2;
         }
@@ -624,7 +648,7 @@ static int generate(gen_args *ap, vs_dist *dist) {
     t_load = vs_now_seconds() - t_load - t_text;
     VS_INFO("stage load: %.3f s", t_load);
     VS_INFO("stage text context: %.3f s (%s, %lld tokens%s)", t_text,
-            a.prompt_embeds ? a.prompt_embeds : "built-in tiny context",
+            a.prompt_embeds ? a.prompt_embeds : "built-in context",
             (long long)context[VS_BRANCH_COND].shape[0],
             has_uncond ? ", with negative context" : "");
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end: `vidsparse generate --model tiny` writes a latents file; the same seed gives the
 # same bytes, another seed other bytes; dense and svg2, unipc and euler all run; prompt
-# embeddings from a file work; bad arguments exit 2 with a message before any work.
+# embeddings from a file work; a checkpoint and random weights at its config's shapes run; bad
+# arguments exit 2 with a message before any work.
 set -u
 bin=${VS_BINARY:?set VS_BINARY to the vidsparse binary}
 # The CPU path (on a GPU machine generate would default to cuda; tests/test_generate_gpu.sh covers that).
@@ -87,6 +88,17 @@ sys.exit(0 if err < 1e-4 else 1)
 PY
     fi
     bad "has no config.json" --model "$fx"
+    # Random weights at a config's shapes, with the built-in context: repeatable, and the
+    # latents name no checkpoint.
+    for n in 1 2; do
+        run_ok "random weights at a config's shapes ($n)" --random-weights --config "$fx/wan_tiny_config.json" \
+            $small --seed 3 -o "$tmp/rw$n.safetensors"
+    done
+    grep -q "model random weights (dim 24, 2 layers, 2 heads)" "$tmp/log" && pass "random weights: config's shapes" || fail "random weights: config's shapes"
+    cmp -s "$tmp/rw1.safetensors" "$tmp/rw2.safetensors" && pass "random weights: same bytes" || fail "random weights: same bytes"
+    grep -aq '"model":"random weights"' "$tmp/rw1.safetensors" && pass "random weights: latents metadata" || fail "random weights: latents metadata"
+    bad "needs --config FILE" --random-weights
+    bad "not both" --random-weights --model tiny --config "$fx/wan_tiny_config.json"
     # A checkpoint directory: config.json and the weights found by their usual names.
     mkdir -p "$tmp/ckpt"
     cp "$fx/wan_tiny_config.json" "$tmp/ckpt/config.json"
@@ -113,6 +125,7 @@ bad "no such file" --model tiny --prompt-embeds "$tmp/missing.safetensors"
 bad "no such file" --model tiny --svg2-preset "$tmp/missing.json"
 bad "unknown option" --model tiny --frobnicate
 bad "missing --model" --steps 3
+bad "or --random-weights --config FILE" --steps 3
 bad "must be a number > 0" --model tiny --shift -1
 bad "choose cpu or cuda" --model tiny --device gpu
 # An explicit cuda without a GPU (or in a CPU-only build) is refused before any work.
