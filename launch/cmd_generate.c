@@ -380,9 +380,9 @@ static int read_context(const vs_st_file *f, const char *name, const vs_wan_conf
     return vs_st_read_f32(f, e, out->data);
 }
 
-// What the run's model is, for the log and the latents' metadata.
+// The model as the latents' metadata names it ("tiny" there tells `decode` to take the tiny VAE).
 static const char *model_name(const gen_args *a) {
-    return a->tiny ? "tiny (random weights)" : a->random_weights ? "random weights" : a->model;
+    return a->random_weights ? "random weights" : a->model;
 }
 
 static vs_tensor builtin_context(const vs_wan_config *cfg, int branch) {
@@ -596,7 +596,7 @@ static int generate(gen_args *ap, vs_dist *dist) {
     const int T = (a.frames - 1) / 4 + 1, H = a.height / 8, W = a.width / 8;
     const int64_t tokens = (int64_t)T * (H / 2) * (W / 2);
     VS_INFO("generate: model %s (dim %d, %d layers, %d heads), %dx%d, %d frames -> latent "
-            "[%d, %d, %d, %d], %lld tokens", model_name(&a), cfg.dim,
+            "[%d, %d, %d, %d], %lld tokens", a.tiny ? "tiny (random weights)" : model_name(&a), cfg.dim,
             cfg.num_layers, cfg.num_heads, a.width, a.height, a.frames, cfg.out_dim, T, H, W,
             (long long)tokens);
     VS_INFO("generate: %d steps, %s, shift %g, guide scale %g, seed %llu, attention %s", a.steps,
