@@ -3,7 +3,9 @@
 #   1. the tiny model on the GPU, dense and SVG2: runs, says it ran on cuda, writes the same bytes
 #      twice (cmp), and not the CPU's bytes (bf16 on the GPU: proof the GPU path ran; how close
 #      the two are is checked by tests/gpu/test_pipeline_gpu.c through the library);
-#   2. a model the GPU kernels cannot take (head_dim 32) is refused before any work;
+#   2. a model the GPU kernels cannot take (head_dim 32) is refused before any work; random
+#      weights at Wan 1.3B's shapes (30 layers, 12 heads of 128; made on the GPU) run on a small
+#      video and repeat bit for bit;
 #   3. with MPI: ranks sharing the one GPU (VS_SHARE_GPU=1, so the MPI transport staged through
 #      host memory) give latents identical (cmp) to one GPU process: Ulysses 2, CFG 2, and
 #      Ulysses 2 x CFG 2; without VS_SHARE_GPU two ranks on one GPU are refused with a hint;
@@ -65,6 +67,17 @@ timeout 60 "$bin" generate --model tiny --device cuda --tiny-heads 4 -o "$tmp/ba
 rc=$?
 [ $rc -eq 2 ] && grep -q "head_dim 64 or 128" "$tmp/log" && [ ! -e "$tmp/bad.safetensors" ] \
     && pass "head_dim 32 on cuda refused" || fail "head_dim 32 on cuda refused (exit $rc)"
+
+src=${VS_SOURCE_DIR:-$(dirname "$0")/..}
+rw=(generate --random-weights --config "$src/configs/wan2.1-t2v-1.3b.json" --size 64x64 --frames 5
+    --steps 2 --device cuda)
+for n in 1 2; do
+    timeout 180 "$bin" "${rw[@]}" -o "$tmp/rw$n.safetensors" >"$tmp/log" 2>&1 ||
+        fail "random weights at Wan 1.3B's shapes, run $n (exit $?)"
+done
+grep -q "model random weights (dim 1536, 30 layers, 12 heads)" "$tmp/log" &&
+    same "random weights at Wan 1.3B's shapes: two runs, same bytes" "$tmp/rw1.safetensors" "$tmp/rw2.safetensors" ||
+    fail "random weights at Wan 1.3B's shapes: no model line"
 
 # ---- 3. several ranks
 if [ "${VS_HAVE_MPI:-OFF}" != "ON" ] || ! command -v "$mpiexec" >/dev/null; then
