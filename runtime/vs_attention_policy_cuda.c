@@ -149,6 +149,26 @@ static void run_svg2(vs_attention_policy *p, cuda_state *s, int site, const uint
     s->density_pending[site] = 1;
 }
 
+// Self-attention of S rows per head, all four tensors in `layout`: the flash kernel on dense
+// layers, SVG2 on the others.
+static void run_in_layout(vs_attention_policy *p, int layer, int branch, const vs_tensor *q,
+                          const vs_tensor *k, const vs_tensor *v, vs_tensor *out, int S,
+                          vs_attention_layout layout) {
+    const int H = p->heads, D = p->head_dim;
+    if (vs_attention_policy_is_dense(p, layer)) {
+        vs_cuda_prof_begin(VS_PROF_ATTENTION);
+        VS_TRY(vs_cuda_attention(q->data, k->data, v->data, out->data, H, S, S, D, layout, layout,
+                                 layout, (float)(1.0 / sqrt((double)D)),
+                                 (vs_cuda_stream)vs_cuda_ops_stream()),
+               "the dense attention kernel refused these shapes (head_dim must be 64 or 128)");
+        vs_cuda_prof_end();
+        return;
+    }
+    cuda_state *s = state_of(p);
+    ensure_worker(p, s, S);
+    run_svg2(p, s, layer * VS_BRANCHES + branch, q->data, k->data, v->data, out->data, layout);
+}
+
 void vs_attention_policy_run_cuda(vs_attention_policy *p, int layer, int branch,
                                   const vs_tensor *q, const vs_tensor *k, const vs_tensor *v,
                                   vs_tensor *out) {
@@ -156,19 +176,9 @@ void vs_attention_policy_run_cuda(vs_attention_policy *p, int layer, int branch,
                   out->dtype == VS_BF16 && k->device == VS_DEV_CUDA &&
                   v->device == VS_DEV_CUDA && out->device == VS_DEV_CUDA,
               "attention on the GPU takes bf16 q, k, v and out, all on the GPU");
-    const int H = p->heads, D = p->head_dim, S = (int)q->shape[1];
-    cuda_state *s = state_of(p);
-    if (vs_attention_policy_is_dense(p, layer)) {
-        vs_cuda_prof_begin(VS_PROF_ATTENTION);
-        VS_TRY(vs_cuda_dense_attention(q->data, k->data, v->data, out->data, H, S, D,
-                                       (vs_cuda_stream)vs_cuda_ops_stream()),
-               "the dense attention kernel refused these shapes (head_dim must be 64 or 128)");
-        vs_cuda_prof_end();
-        return;
-    }
-    ensure_worker(p, s, S);
-    const vs_attention_layout heads = {(size_t)S * D, D};
-    run_svg2(p, s, layer * VS_BRANCHES + branch, q->data, k->data, v->data, out->data, heads);
+    const int D = p->head_dim, S = (int)q->shape[1];
+    const vs_attention_layout heads = {(size_t)S * D, D};  // [H, S, D]
+    run_in_layout(p, layer, branch, q, k, v, out, S, heads);
 }
 
 void vs_attention_policy_run_tokens_cuda(vs_attention_policy *p, int layer, int branch,
@@ -192,18 +202,7 @@ void vs_attention_policy_run_tokens_cuda(vs_attention_policy *p, int layer, int 
               "the GPU attention kernels (flash, SVG2) take head_dim 64 or 128; use a Wan config "
               "or run without an attention hook (the model's dense fallback takes any head_dim)");
     const vs_attention_layout tokens = {(size_t)D, H * D};  // [n, H, D], read in place
-    if (vs_attention_policy_is_dense(p, layer)) {
-        vs_cuda_prof_begin(VS_PROF_ATTENTION);
-        VS_TRY(vs_cuda_attention(q->data, k->data, v->data, out->data, H, (int)n, (int)n, D, tokens,
-                                 tokens, tokens, (float)(1.0 / sqrt((double)D)),
-                                 (vs_cuda_stream)vs_cuda_ops_stream()),
-               "the dense attention kernel refused these shapes");
-        vs_cuda_prof_end();
-        return;
-    }
-    cuda_state *s = state_of(p);
-    ensure_worker(p, s, (int)n);
-    run_svg2(p, s, layer * VS_BRANCHES + branch, q->data, k->data, v->data, out->data, tokens);
+    run_in_layout(p, layer, branch, q, k, v, out, (int)n, tokens);
 }
 
 double vs_attention_policy_cuda_mean_density(const vs_attention_policy *p, int layer) {
