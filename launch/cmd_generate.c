@@ -636,7 +636,7 @@ static int generate(gen_args *ap, vs_dist *dist) {
 
     // ---- the model
     wan_model model;
-    if (!a.model || a.tiny) {
+    if (a.tiny || a.random_weights) {
         if (wan_model_random(&model, &cfg, RANDOM_WEIGHTS_SEED, a.device) != 0) {
             fprintf(stderr, "vidsparse generate: %s\n", vs_last_error());
             return 2;

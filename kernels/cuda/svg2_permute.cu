@@ -147,7 +147,6 @@ __global__ void permute_rows_kernel(const uint4 *src, const int32_t *perm, int N
     else dst[other] = src[row * pieces + piece];
 }
 
-
 extern "C" void vs_cuda_gather_qkv(const uint16_t *q, const uint16_t *k, const uint16_t *v,
                                    vs_attention_layout src_layout, const int32_t *q_perm,
                                    const int32_t *k_perm, int B, int N, int D, uint16_t *q_out,
