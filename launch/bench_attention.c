@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "launch/bench.h"
 #include "runtime/vs_svg2_params.h"
@@ -46,6 +47,7 @@ typedef struct {
     float min_kc_ratio;
     int planted;
     float noise, q_scale;
+    int idle;  // --timing idle
 } bench_options;
 
 static void usage(FILE *out) {
@@ -59,11 +61,17 @@ static void usage(FILE *out) {
             "  --min-kc R       min_kc_ratio (default 0.02)\n"
             "  --planted N      planted clusters per head in the inputs (default 64)\n"
             "  --noise X        token noise around its centre (default 0.5)\n"
-            "  --q-scale X      query scale: larger = more peaked attention (default 0.5)\n");
+            "  --q-scale X      query scale: larger = more peaked attention (default 0.5)\n"
+            "  --timing MODE    how attention and dense are timed against each other (default\n"
+            "                   alternate): alternate = in pairs, one after the other, as the card\n"
+            "                   runs under load; idle = each run starts from an idle card (20 ms\n"
+            "                   pause) at its boost clock: the least noisy way to compare two\n"
+            "                   builds on runs of a few ms (a run of 100 ms or more reaches the\n"
+            "                   power cap within itself, which favours the shorter of a pair)\n");
 }
 
 static int parse_options(int argc, char **argv, bench_options *o) {
-    *o = (bench_options){NULL, 10, 2, {0.7f, 0.8f, 0.86f, 0.93f, 0.96f}, 5, 0.02f, 64, 0.5f, 0.5f};
+    *o = (bench_options){NULL, 10, 2, {0.7f, 0.8f, 0.86f, 0.93f, 0.96f}, 5, 0.02f, 64, 0.5f, 0.5f, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -84,6 +92,15 @@ static int parse_options(int argc, char **argv, bench_options *o) {
                 fprintf(stderr, "vidsparse bench attention: unknown shape '%s' (see --help)\n", val);
                 return -1;
             }
+            continue;
+        }
+        if (!strcmp(a, "--timing")) {
+            if (strcmp(val, "alternate") && strcmp(val, "idle")) {
+                fprintf(stderr, "vidsparse bench attention: --timing wants alternate or idle (got '%s')\n",
+                        val);
+                return -1;
+            }
+            o->idle = !strcmp(val, "idle");
             continue;
         }
         if (!strcmp(a, "--top-p")) {
@@ -186,25 +203,38 @@ static double time_stage(bench_ctx *c, stage s, int warmup, int iters) {
     return median;
 }
 
+// With --timing idle: waits for the card to finish and then pauses 20 ms, so the next kernel
+// starts at the boost clock and below the power cap. Under load the H100 here throttles, and
+// dense attention, which draws the most power, throttles most: what ran just before moves a
+// time by up to 9% (docs/performance.md, session 14).
+static void settle(bench_ctx *c, int idle) {
+    if (!idle) return;
+    CUDA_OK(cudaStreamSynchronize(c->stream));
+    nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+}
+
 // Medians of `iters` runs of stages a and b timed in alternation (a, b, a, b, ...) after `warmup`
 // untimed pairs, so drift over the run (clocks, temperature) falls on both alike: their ratio
 // is what the attention bar compares. Also the quartiles of the ratio a / b within each pair,
 // which shows how far that drift moves the ratio inside one run.
-static void time_alternating(bench_ctx *c, stage a, stage b, int warmup, int iters, double *ms_a,
-                             double *ms_b, double pair_ratio[3]) {
-    cudaEvent_t ev[3];
-    for (int i = 0; i < 3; i++) CUDA_OK(cudaEventCreate(&ev[i]));
+static void time_alternating(bench_ctx *c, stage a, stage b, int warmup, int iters, int idle,
+                             double *ms_a, double *ms_b, double pair_ratio[3]) {
+    cudaEvent_t ev[4];
+    for (int i = 0; i < 4; i++) CUDA_OK(cudaEventCreate(&ev[i]));
     for (int i = 0; i < warmup; i++) run_stage(c, a), run_stage(c, b);
     float *ms = malloc(2 * (size_t)iters * sizeof *ms), *mb = ms + iters;
     for (int i = 0; i < iters; i++) {
+        settle(c, idle);
         CUDA_OK(cudaEventRecord(ev[0], c->stream));
         run_stage(c, a);
         CUDA_OK(cudaEventRecord(ev[1], c->stream));
-        run_stage(c, b);
+        settle(c, idle);
         CUDA_OK(cudaEventRecord(ev[2], c->stream));
-        CUDA_OK(cudaEventSynchronize(ev[2]));
+        run_stage(c, b);
+        CUDA_OK(cudaEventRecord(ev[3], c->stream));
+        CUDA_OK(cudaEventSynchronize(ev[3]));
         CUDA_OK(cudaEventElapsedTime(&ms[i], ev[0], ev[1]));
-        CUDA_OK(cudaEventElapsedTime(&mb[i], ev[1], ev[2]));
+        CUDA_OK(cudaEventElapsedTime(&mb[i], ev[2], ev[3]));
     }
     float *ratio = malloc((size_t)iters * sizeof *ratio);
     for (int i = 0; i < iters; i++) ratio[i] = ms[i] / mb[i];
@@ -215,7 +245,7 @@ static void time_alternating(bench_ctx *c, stage a, stage b, int warmup, int ite
     *ms_a = median_ms(ms, iters);
     *ms_b = median_ms(mb, iters);
     free(ms);
-    for (int i = 0; i < 3; i++) CUDA_OK(cudaEventDestroy(ev[i]));
+    for (int i = 0; i < 4; i++) CUDA_OK(cudaEventDestroy(ev[i]));
 }
 
 // The density the sparse kernel computes: each query cluster padded to whole 128-row tiles, each
@@ -285,8 +315,8 @@ static void bench_one(const bench_shape *shape, const bench_options *o, cudaStre
         double t_select = time_stage(&c, ST_SELECT, o->warmup, o->iters);
         double t_perm = time_stage(&c, ST_PERMUTE, o->warmup, o->iters);
         double t_attn, t_dense_here, pair[3];  // the dense time this point's ratios use
-        time_alternating(&c, ST_ATTENTION, ST_DENSE, o->warmup, o->iters, &t_attn, &t_dense_here,
-                         pair);
+        time_alternating(&c, ST_ATTENTION, ST_DENSE, o->warmup, o->iters, o->idle, &t_attn,
+                         &t_dense_here, pair);
         double t_unperm = time_stage(&c, ST_UNPERMUTE, o->warmup, o->iters);
         double *density = malloc((size_t)H * sizeof *density), mean_density = 0;
         CUDA_OK(cudaMemcpy(density, st.density, (size_t)H * sizeof *density, cudaMemcpyDeviceToHost));
@@ -351,6 +381,7 @@ static void print_formulas(void) {
            "#   graph      = one whole warm SVG2 call captured in a CUDA graph, replay time\n"
            "#   dense      = dense flash attention on the unpermuted Q, K, V, timed in alternation with\n"
            "#                attn (attn, dense, attn, dense, ...) so both see the same clocks\n"
+           "#                (--timing idle: each run after a 20 ms pause of the card)\n"
            "#   speedup    = dense / graph (the whole SVG2 call, overheads included)\n"
            "#   attn/ideal = attn / (density x dense)   (1.0 = sparse kernel as efficient as dense)\n"
            "#   per pair   = attn_i / (density x dense_i) of each alternated pair i (BAR lines: its\n"
@@ -379,8 +410,9 @@ int vs_bench_attention(int argc, char **argv) {
     CUDA_OK(cudaRuntimeGetVersion(&runtime));
     CUDA_OK(cudaDriverGetVersion(&driver));
     printf("# vidsparse bench attention on %s (%d SMs), CUDA runtime %d, driver %d; bf16, D=128, "
-           "non-causal; %d timed runs after %d warm-up\n", prop.name, prop.multiProcessorCount,
-           runtime, driver, o.iters, o.warmup);
+           "non-causal; %d timed runs after %d warm-up, timing %s\n", prop.name,
+           prop.multiProcessorCount, runtime, driver, o.iters, o.warmup,
+           o.idle ? "idle" : "alternate");
     cudaStream_t stream;
     CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     for (int s = 0; s < n_shapes; s++)

@@ -26,6 +26,8 @@ expect 2 "top-p" bench attention --top-p 0.3x
 expect 2 "needs a value" bench attention --iters
 expect 2 "bad option" bench attention --iters 0
 expect 2 "wants a number" bench attention --warmup many
+expect 2 "alternate or idle" bench attention --timing fast
+expect 0 "--timing" bench attention --help
 expect 0 "--frames" bench decode --help
 expect 2 "1 + 4k" bench decode --frames 80
 expect 2 "multiples of 8" bench decode --size 832x480,830x480
