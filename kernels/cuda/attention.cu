@@ -322,6 +322,7 @@ struct SparseWork {
     size_t tile_stride;
     int H, S, D, BM, C_q, C_k;
 
+#ifdef VS_WGMMA  // the items interface of sparse_persistent_wgmma, whose code is sm_90a only
     __device__ int size() const {
         int n = 0;
         for (int i = 0; i < H; i++) n += n_tiles[i];
@@ -345,6 +346,7 @@ struct SparseWork {
         it.q_len = min(BM, qo[tile.x + 1] - it.q_row0);
         return it;
     }
+#endif
 };
 
 template <class C>
