@@ -6,8 +6,9 @@
 # with every build in turn and again in reverse order (TREE..., this, this, ..., TREE), so drift
 # over the run falls on all sides. While each bench runs, nvidia-smi samples the SM clock and the
 # power draw every 100 ms; their means follow each run (the H100s lent here run into their power
-# cap under dense attention).
-#   bash scripts/device-run.sh bash scripts/device-ab-builds.sh .carry/ab-base -- attention --shape wan1.3b-480p
+# cap under dense attention; `--timing idle` starts each timed attention run from an idle card,
+# the steadiest comparison of two builds; every TREE must know the option, 56f2ad9 on).
+#   bash scripts/device-run.sh bash scripts/device-ab-builds.sh .carry/ab-base -- attention --shape wan1.3b-480p --timing idle
 #   bash scripts/device-run.sh bash scripts/device-ab-builds.sh .carry/ab-base -- step --config C --random-weights
 # Full logs go to $OUT/ab-builds.txt (default ./out); the result lines are printed as they come.
 set -uo pipefail
