@@ -7,7 +7,8 @@
 //     clusters, in increasing index, into (end position in the concatenation, row - position)
 //     pairs with a ballot + shuffle scan; the list length and total key count go to `info`.
 //   plan_q_tiles: one block per head scans the query tiles of each cluster and writes one
-//     (cluster, first row within the cluster) entry per tile, longest key list first.
+//     (cluster, first row within the cluster) entry per tile, longest key list first (for the
+//     persistent kernel the last two heads share one block and one list).
 // The per-tile kernels' grid is sized from the host-known bound ceil(S / BM) + C_q tiles per
 // head; CTAs past the head's real count return at once. The persistent kernel (the D = 128
 // default on sm_90a) runs one CTA per SM over all heads' tiles instead
@@ -151,31 +152,38 @@ constexpr int PLAN_BUCKETS = 1024;  // key-list lengths in key tiles; longer one
 // The main tiles are ordered by the length of their key list, longest first (a counting sort
 // over key tiles of BN), so the CTAs that finish a head last run its shortest tiles. Ties and the
 // tail list are in no fixed order: a tile's result does not depend on where it is scheduled.
+// One block per head, except that the last block sorts the last `merged` heads as one list
+// (for the persistent kernel, which runs no tails; below): the list sits in the first head's
+// rows of `tiles` and n_tiles, the other heads count 0, and a tile's x is (head - first head) *
+// C_q + cluster. With merged = 1, x is the cluster.
 __global__ void __launch_bounds__(PLAN_THREADS)
     plan_q_tiles(const int32_t *__restrict__ q_off, const int2 *__restrict__ info, int H, int C_q,
-                 int BM, int BN, int tail_bm, int2 *__restrict__ tiles, size_t tile_stride,
-                 int2 *__restrict__ tail_tiles, int *__restrict__ n_tiles) {
+                 int BM, int BN, int tail_bm, int merged, int2 *__restrict__ tiles,
+                 size_t tile_stride, int2 *__restrict__ tail_tiles, int *__restrict__ n_tiles) {
     __shared__ int bucket_next[PLAN_BUCKETS];
     __shared__ int warp_sums[PLAN_THREADS / 32];
     __shared__ int tail_count;
     const int h = blockIdx.x, tid = threadIdx.x;
-    const int32_t *qo = q_off + (size_t)h * (C_q + 1);
+    const int heads = h == (int)gridDim.x - 1 ? merged : 1;
+    const int entries = heads * C_q;  // (head, cluster) pairs of this block
     int2 *out = tiles + (size_t)h * tile_stride;
     int2 *tail_out = tail_tiles + (size_t)h * C_q;
     struct Split { int full, n_main, n_tail, bucket; };
-    const auto split = [&](int i) {
-        const int len = max(0, qo[i + 1] - qo[i]);
+    const auto split = [&](int e) {
+        const size_t hc = (size_t)h * C_q + e;  // the entry's (head, cluster), head-major
+        const int32_t *qo = q_off + hc + hc / C_q;  // rows of q_off are C_q + 1 long
+        const int len = max(0, qo[1] - qo[0]);
         const int full = len / BM, rem = len - full * BM;
         const int n_tail = rem > 0 && rem <= tail_bm;
-        const int key_tiles = (info[(size_t)h * C_q + i].y + BN - 1) / BN;
+        const int key_tiles = (info[hc].y + BN - 1) / BN;
         return Split{full, full + (rem > 0 && !n_tail), n_tail,
                      PLAN_BUCKETS - 1 - min(key_tiles, PLAN_BUCKETS - 1)};
     };
     for (int j = tid; j < PLAN_BUCKETS; j += PLAN_THREADS) bucket_next[j] = 0;
     if (tid == 0) tail_count = 0;
     __syncthreads();
-    for (int i = tid; i < C_q; i += PLAN_THREADS) {
-        const Split sp = split(i);
+    for (int e = tid; e < entries; e += PLAN_THREADS) {
+        const Split sp = split(e);
         if (sp.n_main) atomicAdd(&bucket_next[sp.bucket], sp.n_main);
     }
     __syncthreads();
@@ -190,18 +198,20 @@ __global__ void __launch_bounds__(PLAN_THREADS)
         pos += counts[j];
     }
     __syncthreads();
-    for (int i = tid; i < C_q; i += PLAN_THREADS) {
-        const Split sp = split(i);
+    for (int e = tid; e < entries; e += PLAN_THREADS) {
+        const Split sp = split(e);
         if (sp.n_main) {
             const int start = atomicAdd(&bucket_next[sp.bucket], sp.n_main);
-            for (int t = 0; t < sp.n_main; t++) out[start + t] = make_int2(i, t * BM);
+            for (int t = 0; t < sp.n_main; t++) out[start + t] = make_int2(e, t * BM);
         }
-        if (sp.n_tail) tail_out[atomicAdd(&tail_count, 1)] = make_int2(i, sp.full * BM);
+        if (sp.n_tail) tail_out[atomicAdd(&tail_count, 1)] = make_int2(e, sp.full * BM);
     }
     __syncthreads();
     if (tid == 0) {
-        n_tiles[h] = carry;
-        n_tiles[H + h] = tail_count;
+        for (int g = 0; g < heads; g++) {
+            n_tiles[h + g] = g == 0 ? carry : 0;
+            n_tiles[H + h + g] = g == 0 ? tail_count : 0;
+        }
         if (h == 0) n_tiles[2 * H] = 0;  // the persistent kernel's item counter
     }
 }
@@ -308,6 +318,16 @@ int launch_sparse_tiles(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs
     return e == cudaSuccess ? 0 : cuda_fail(e, "sparse attention kernel launch");
 }
 
+// The persistent kernel's tiles: head after head, each head's longest key lists first, except
+// that the last heads form one list (plan_q_tiles' `merged`). Key-list lengths are skewed (Wan
+// 1.3B at 13% density: 4 to 167 key tiles, median 13), and a head's longest tiles can outlast
+// the CTAs' whole time on that head: with the last head on its own, a few CTAs ran its longest
+// tiles 60-75 us after the others had finished, 3.2% of the call. Sorted together, two heads'
+// longest tiles start a head earlier and the call ends on short ones from both (3% faster
+// there); two heads' K/V (34 MB at Wan 1.3B) still fit in L2 together, and three or four heads
+// merged measured slower (docs/attention-kernels.md, session 15).
+constexpr int PERSISTENT_MERGED_HEADS = 2;
+
 // The work of the persistent sparse kernel: the planned tiles of all heads, head after head,
 // handed out by a counter (claim()). get() moves a caller's cursor over the heads, so a CTA's
 // increasing indices cost O(H) in all.
@@ -334,7 +354,8 @@ struct SparseWork {
         int h = cursor.x, base = cursor.y;
         while (index >= base + n_tiles[h]) base += n_tiles[h++];
         cursor = make_int2(h, base);
-        const int2 tile = tiles[(size_t)h * tile_stride + (index - base)];
+        int2 tile = tiles[(size_t)h * tile_stride + (index - base)];
+        h += tile.x / C_q, tile.x %= C_q;  // a tile of the merged list names its head
         const int32_t *qo = q_off + (size_t)h * (C_q + 1);
         const size_t hi = (size_t)h * C_q + tile.x, head = (size_t)h * S * D;
         const int2 inf = info[hi];
@@ -398,9 +419,10 @@ int launch_sparse(const vs_bf16 *q, const vs_bf16 *k, const vs_bf16 *v, vs_bf16 
                                                                    w.lists, w.info);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return cuda_fail(e, "sparse attention key-list planning launch");
-    plan_q_tiles<<<(unsigned)H, PLAN_THREADS, 0, stream>>>(q_off, w.info, H, C_q, C::BM, C::BN,
-                                                           split ? Tail::BM : 0, w.tiles,
-                                                           w.tile_stride, w.tail_tiles, w.n_tiles);
+    const int merged = PERSISTENT ? min(H, PERSISTENT_MERGED_HEADS) : 1;
+    plan_q_tiles<<<(unsigned)(H - merged + 1), PLAN_THREADS, 0, stream>>>(
+        q_off, w.info, H, C_q, C::BM, C::BN, split ? Tail::BM : 0, merged, w.tiles, w.tile_stride,
+        w.tail_tiles, w.n_tiles);
     e = cudaGetLastError();
     if (e != cudaSuccess) return cuda_fail(e, "sparse attention tile planning launch");
     if constexpr (PERSISTENT) return launch_sparse_persistent<C>(q, k, v, o, H, S, q_off, C_q, C_k, w, stream);

@@ -595,7 +595,8 @@ struct SparseItem {
 // The persistent sparse kernel: one CTA per SM takes work items in turn: item blockIdx.x first,
 // then whichever the shared counter gives it (items.claim()), so SMs that drew short items take
 // more, and the CTAs move through the items together, head by head, which keeps a head's K/V in
-// L2 (the items come sorted longest first within each head). The producer runs ahead across
+// L2 (the items come sorted longest first within each head, the last two heads sorted as one
+// list, so the call ends on short items). The producer runs ahead across
 // items: once both consumers' last S = Q K^T of an item has completed (`q_empty`) it loads the
 // next item's Q and then its key tiles into the same stage ring, so the next item's first tiles
 // are in flight while the consumers finish, normalise and store the current one. That start-up
